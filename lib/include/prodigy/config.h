@@ -1,0 +1,70 @@
+// Storage configuration: where the global store lives and how it behaves.
+//
+// The storage root is chosen by the first of:
+//   1. an explicit directory (the CLI's --storage-dir),
+//   2. the environment variable PRODIGY_STORAGE_DIR,
+//   3. `storage_dir` in $HOME/.prodigy/config.toml,
+//   4. $HOME/.prodigy.
+// There is no fallback to the current directory: without HOME (and without 1-3)
+// resolution fails. See docs/configuration.md for every key.
+#ifndef PRODIGY_CONFIG_H_
+#define PRODIGY_CONFIG_H_
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prodigy {
+
+enum class StorageDirSource { kFlag, kEnv, kConfig, kDefault };
+// "flag", "env", "config" or "default".
+const char* StorageDirSourceName(StorageDirSource source);
+
+enum class Synchronous { kNormal, kFull };
+enum class MigrationPolicy { kAuto, kOff };
+
+struct StorageConfig {
+  // Root of the global store; holds one folder per repository.
+  std::filesystem::path storage_dir;
+  StorageDirSource storage_dir_source = StorageDirSource::kDefault;
+  // Config files that were read, in order (may be empty).
+  std::vector<std::filesystem::path> config_files;
+
+  // Write JSON mirror files after each commit.
+  bool mirrors = true;
+  // synchronous=NORMAL survives process crashes (a power loss may undo the
+  // last commits); FULL also survives power loss at a cost per commit.
+  Synchronous synchronous = Synchronous::kNormal;
+  // How long a writer waits for another process's transaction, in total.
+  int busy_timeout_ms = 30000;
+  // Versions of each job's state kept in the database (older ones are pruned).
+  int state_versions_kept = 3;
+  // Migrate legacy Prodigy data automatically on the first open of a repository.
+  MigrationPolicy migration = MigrationPolicy::kAuto;
+  // A root on NFS/SMB/FUSE is refused (SQLite's WAL needs shared memory that
+  // those filesystems do not provide) unless this is set.
+  bool allow_network_filesystem = false;
+  // Notices for the user (e.g. that PRODIGY_USE_LOCAL_STORAGE is ignored).
+  std::vector<std::string> notices;
+};
+
+struct ResolveOptions {
+  // --storage-dir; wins over everything else when set.
+  std::optional<std::filesystem::path> storage_dir_flag;
+  // Read the process environment (HOME, PRODIGY_STORAGE_DIR, ...). Tests may
+  // pass their own values instead through `env`.
+  bool use_process_env = true;
+  std::optional<std::string> home;                  // used when !use_process_env
+  std::optional<std::string> storage_dir_env;       // used when !use_process_env
+  std::optional<std::string> use_local_storage_env; // used when !use_process_env
+};
+
+// Resolves the configuration. Does not create anything on disk.
+// Throws Error(kConfig) naming the file and key for a bad config file, and when
+// no root can be determined (no flag, no env, no HOME).
+StorageConfig ResolveConfig(const ResolveOptions& options = {});
+
+}  // namespace prodigy
+
+#endif  // PRODIGY_CONFIG_H_

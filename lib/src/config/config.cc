@@ -1,0 +1,187 @@
+// Configuration resolution: flag > PRODIGY_STORAGE_DIR > config.toml > $HOME/.prodigy.
+#include "prodigy/config.h"
+
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "prodigy/error.h"
+
+namespace prodigy {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::optional<std::string> Env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+fs::path ExpandHome(const std::string& value, const std::optional<std::string>& home) {
+  if (value == "~" || value.starts_with("~/")) {
+    if (!home) {
+      throw Error(ErrorCode::kConfig,
+                  fmt::format("cannot expand '{}': HOME is not set; use an absolute path", value));
+    }
+    return fs::path(*home) / value.substr(value.size() > 1 ? 2 : 1);
+  }
+  return fs::path(value);
+}
+
+[[noreturn]] void BadKey(const fs::path& file, const std::string& key, const std::string& why) {
+  throw Error(ErrorCode::kConfig, fmt::format("{}: key '{}' {}", file.string(), key, why));
+}
+
+// Reads one config file into `config`. `allow_storage_dir` is false for
+// <root>/config.toml, which cannot move the root it lives in.
+void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional<std::string>& home,
+               std::optional<std::string>* storage_dir, StorageConfig* config) {
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw Error(ErrorCode::kConfig, fmt::format("{}:{}:{}: invalid TOML: {}", file.string(), where.line,
+                                                where.column, e.description()));
+  }
+  config->config_files.push_back(file);
+  for (const auto& [key_node, value] : table) {
+    const std::string key(key_node.str());
+    auto want_bool = [&]() {
+      if (!value.is_boolean()) BadKey(file, key, "must be true or false");
+      return value.as_boolean()->get();
+    };
+    auto want_string = [&]() {
+      if (!value.is_string()) BadKey(file, key, "must be a string");
+      return value.as_string()->get();
+    };
+    if (key == "storage_dir") {
+      if (!allow_storage_dir) {
+        BadKey(file, key, "is only read from ~/.prodigy/config.toml (a root cannot move itself)");
+      }
+      const std::string dir = want_string();
+      if (dir.empty()) BadKey(file, key, "must not be empty");
+      *storage_dir = ExpandHome(dir, home).string();
+    } else if (key == "mirrors") {
+      config->mirrors = want_bool();
+    } else if (key == "synchronous") {
+      const std::string v = want_string();
+      if (v == "normal") config->synchronous = Synchronous::kNormal;
+      else if (v == "full") config->synchronous = Synchronous::kFull;
+      else BadKey(file, key, fmt::format("must be \"normal\" or \"full\", not \"{}\"", v));
+    } else if (key == "busy_timeout_ms") {
+      if (!value.is_integer() || value.as_integer()->get() < 0 ||
+          value.as_integer()->get() > 3'600'000) {
+        BadKey(file, key, "must be an integer from 0 to 3600000");
+      }
+      config->busy_timeout_ms = static_cast<int>(value.as_integer()->get());
+    } else if (key == "state_versions_kept") {
+      if (!value.is_integer() || value.as_integer()->get() < 1 || value.as_integer()->get() > 1000) {
+        BadKey(file, key, "must be an integer from 1 to 1000");
+      }
+      config->state_versions_kept = static_cast<int>(value.as_integer()->get());
+    } else if (key == "migration") {
+      const std::string v = want_string();
+      if (v == "auto") config->migration = MigrationPolicy::kAuto;
+      else if (v == "off") config->migration = MigrationPolicy::kOff;
+      else BadKey(file, key, fmt::format("must be \"auto\" or \"off\", not \"{}\"", v));
+    } else if (key == "allow_network_filesystem") {
+      config->allow_network_filesystem = want_bool();
+    } else {
+      BadKey(file, key,
+             "is not a known setting (known: storage_dir, mirrors, synchronous, busy_timeout_ms, "
+             "state_versions_kept, migration, allow_network_filesystem); see docs/configuration.md");
+    }
+  }
+}
+
+}  // namespace
+
+const char* StorageDirSourceName(StorageDirSource source) {
+  switch (source) {
+    case StorageDirSource::kFlag: return "flag";
+    case StorageDirSource::kEnv: return "env";
+    case StorageDirSource::kConfig: return "config";
+    case StorageDirSource::kDefault: return "default";
+  }
+  return "default";
+}
+
+std::string_view ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return "invalid_argument";
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kConfig: return "config";
+    case ErrorCode::kIo: return "io";
+    case ErrorCode::kCorruption: return "corruption";
+    case ErrorCode::kTooNew: return "too_new";
+    case ErrorCode::kBusy: return "busy";
+    case ErrorCode::kVerificationFailed: return "verification_failed";
+    case ErrorCode::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+StorageConfig ResolveConfig(const ResolveOptions& options) {
+  StorageConfig config;
+  const auto home = options.use_process_env ? Env("HOME") : options.home;
+  const auto env_dir = options.use_process_env ? Env("PRODIGY_STORAGE_DIR") : options.storage_dir_env;
+  const auto local_env =
+      options.use_process_env ? Env("PRODIGY_USE_LOCAL_STORAGE") : options.use_local_storage_env;
+
+  if (local_env) {
+    config.notices.push_back(
+        "PRODIGY_USE_LOCAL_STORAGE is set but has no effect: prodigy-store keeps all data in the "
+        "global store (see docs/configuration.md)");
+  }
+
+  // ~/.prodigy/config.toml is read whenever HOME is known, because it may
+  // carry settings other than storage_dir.
+  std::optional<std::string> file_dir;
+  fs::path home_root;
+  if (home && !home->empty()) {
+    home_root = fs::path(*home) / ".prodigy";
+    const fs::path file = home_root / "config.toml";
+    std::error_code ec;
+    if (fs::is_regular_file(file, ec)) ApplyFile(file, true, home, &file_dir, &config);
+  }
+
+  if (options.storage_dir_flag && !options.storage_dir_flag->empty()) {
+    config.storage_dir = *options.storage_dir_flag;
+    config.storage_dir_source = StorageDirSource::kFlag;
+  } else if (env_dir && !env_dir->empty()) {
+    config.storage_dir = ExpandHome(*env_dir, home);
+    config.storage_dir_source = StorageDirSource::kEnv;
+  } else if (file_dir) {
+    config.storage_dir = *file_dir;
+    config.storage_dir_source = StorageDirSource::kConfig;
+  } else if (!home_root.empty()) {
+    config.storage_dir = home_root;
+    config.storage_dir_source = StorageDirSource::kDefault;
+  } else {
+    throw Error(ErrorCode::kConfig,
+                "cannot find the storage root: HOME is not set and neither --storage-dir nor "
+                "PRODIGY_STORAGE_DIR is given; set one of them (the current directory is never used)");
+  }
+  config.storage_dir = fs::absolute(config.storage_dir).lexically_normal();
+  if (config.storage_dir.has_filename() == false && config.storage_dir.has_parent_path()) {
+    config.storage_dir = config.storage_dir.parent_path();  // drop a trailing '/'
+  }
+
+  // A root elsewhere may carry its own config.toml (everything but storage_dir).
+  if (config.storage_dir != home_root) {
+    const fs::path file = config.storage_dir / "config.toml";
+    std::error_code ec;
+    if (fs::is_regular_file(file, ec)) {
+      std::optional<std::string> ignored;
+      ApplyFile(file, false, home, &ignored, &config);
+    }
+  }
+  return config;
+}
+
+}  // namespace prodigy

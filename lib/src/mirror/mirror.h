@@ -1,0 +1,72 @@
+// JSON mirror files: the repository's data in the folder layout Prodigy users
+// already read (events/<job>/events.jsonl, dlq/<job>/items/<item>.json, ...).
+//
+// The database is the truth. Every write transaction logs what it changed in
+// the mirror_changes table; after the commit, Sync() brings the files up to
+// date under an flock, reading the *current* rows, so concurrent writers
+// never leave an older version on disk. The highest change applied is kept in
+// <repo>/.mirror-mark; a crash between commit and Sync() is healed by the next
+// Sync() of any process (Open() runs one).
+//
+// Files are written whole (temp file + rename), except events.jsonl, which is
+// appended to: rewriting a whole log per appended event would cost O(n) per
+// event. Its length and last seq are kept in a .mirror-mark beside it, so a torn
+// append is detected (length differs) and the file is rewritten.
+#ifndef PRODIGY_MIRROR_MIRROR_H_
+#define PRODIGY_MIRROR_MIRROR_H_
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "prodigy/records.h"
+#include "prodigy/storage.h"
+#include "sqlite/connection.h"
+
+namespace prodigy::internal {
+
+class Mirror {
+ public:
+  Mirror(Connection& conn, const RepositoryLocation& location, const StorageConfig& config);
+
+  // Applies every logged change not yet mirrored. Never throws: a failure is
+  // logged as a warning and retried by the next Sync().
+  void Sync() noexcept;
+  // Rewrites every mirror file from the database, removes strays (throws on failure).
+  void RegenerateAll();
+  // Differences between the files and the database.
+  std::vector<MirrorProblem> Check();
+  // With mirrors off: replaces the change log by one "gap" row so it stays small
+  // (the next Sync() with mirrors on then regenerates everything).
+  void CollapseChangeLog();
+
+  // Mirror paths (for tests and the CLI).
+  std::filesystem::path EventsFile(const std::string& job_id) const;
+  std::filesystem::path DlqItemFile(const std::string& job_id, const std::string& item_id) const;
+  std::filesystem::path DlqIndexFile(const std::string& job_id) const;
+  std::filesystem::path StateDir(const std::string& job_id) const;
+  std::filesystem::path SessionFile(const std::string& session_id) const;
+  std::filesystem::path CheckpointFile(const std::string& workflow_id) const;
+
+ private:
+  void SyncLocked();
+  void SyncEvents(const std::string& job_id, bool rewrite);
+  void RewriteEvents(const std::string& job_id);
+  void SyncDlqJob(const std::string& job_id);
+  void SyncDlqItem(const std::string& job_id, const std::string& item_id);
+  void WriteDlqIndex(const std::string& job_id);
+  void SyncState(const std::string& job_id);
+  void SyncSession(const std::string& session_id);
+  void SyncCheckpoint(const std::string& workflow_id);
+  void RemoveStrays();
+  std::string ExpectedDlqIndex(const std::string& job_id);
+  std::string ExpectedStateMetadata(const JobState& latest);
+
+  Connection& conn_;
+  RepositoryLocation loc_;
+  StorageConfig config_;
+};
+
+}  // namespace prodigy::internal
+
+#endif  // PRODIGY_MIRROR_MIRROR_H_

@@ -1,0 +1,216 @@
+#include "sqlite/connection.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sqlite/migrations.h"
+#include "util/log.h"
+
+namespace prodigy::internal {
+
+Error MapSqliteError(const SQLite::Exception& e, std::string_view context) {
+  const int primary = e.getErrorCode() & 0xff;
+  switch (primary) {
+    case SQLITE_NOTADB:
+      return Error(ErrorCode::kCorruption,
+                   fmt::format("{} is not a prodigy-store database (SQLite: {}); move the file aside "
+                               "and run again to start a new one",
+                               context, e.what()));
+    case SQLITE_CORRUPT:
+      return Error(ErrorCode::kCorruption,
+                   fmt::format("{} is damaged (SQLite: {}); run 'prodigy-store check' and restore "
+                               "from a backup or re-import",
+                               context, e.what()));
+    case SQLITE_FULL:
+      return Error(ErrorCode::kIo, fmt::format("{}: the disk is full (SQLite: {}); free space and "
+                                               "retry: the transaction was rolled back",
+                                               context, e.what()));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Error(ErrorCode::kBusy,
+                   fmt::format("{} stayed locked by another process past the busy timeout "
+                               "(SQLite: {}); retry, or raise busy_timeout_ms",
+                               context, e.what()));
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_IOERR:
+    case SQLITE_AUTH:
+      return Error(ErrorCode::kIo, fmt::format("{}: cannot read or write the database (SQLite: {}); "
+                                               "check permissions and free space",
+                                               context, e.what()));
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+      return Error(ErrorCode::kInvalidArgument, fmt::format("{}: {}", context, e.what()));
+    default:
+      return Error(ErrorCode::kInternal, fmt::format("{}: SQLite error {}: {}", context,
+                                                     e.getExtendedErrorCode(), e.what()));
+  }
+}
+
+namespace {
+
+bool IsBusy(const SQLite::Exception& e) {
+  const int primary = e.getErrorCode() & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+}  // namespace
+
+Connection::Connection(const std::filesystem::path& path, const StorageConfig& config, bool create)
+    : path_(path), config_(config) {
+  try {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (create) flags |= SQLITE_OPEN_CREATE;
+    db_ = std::make_unique<SQLite::Database>(path.string(), flags);
+    // Wait for other processes' transactions instead of failing at once.
+    db_->setBusyTimeout(config_.busy_timeout_ms);
+
+    // Look before writing: a foreign file or a newer schema must be refused
+    // without a single byte changed (even journal_mode=WAL writes the header).
+    const int version = db_->execAndGet("PRAGMA user_version").getInt();
+    if (version > LatestSchemaVersion()) {
+      throw Error(ErrorCode::kTooNew,
+                  fmt::format("{} has schema version {}, newer than this prodigy-store knows ({}); "
+                              "upgrade prodigy-store. The database was not changed.",
+                              path.string(), version, LatestSchemaVersion()));
+    }
+    if (version == 0) {
+      SQLite::Statement q(*db_, "SELECT group_concat(name, ', ') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
+      if (q.executeStep() && !q.getColumn(0).isNull()) {
+        throw Error(ErrorCode::kCorruption,
+                    fmt::format("{} is a SQLite database of something else (tables: {}), not a "
+                                "prodigy-store database; move it aside. It was not changed.",
+                                path.string(), q.getColumn(0).getString()));
+      }
+    }
+    Configure();
+    ApplyMigrations();
+  } catch (const SQLite::Exception& e) {
+    throw MapSqliteError(e, path.string());
+  }
+}
+
+Connection::~Connection() {
+  cache_.clear();  // statements must be finalized before the database closes
+}
+
+void Connection::Configure() {
+  // WAL: readers never block the writer and vice versa; many processes share
+  // the file. The setting is persistent, but asserting it on each open heals a
+  // database someone switched back with the sqlite3 shell.
+  const std::string mode = db_->execAndGet("PRAGMA journal_mode=WAL").getString();
+  if (mode != "wal") {
+    throw Error(ErrorCode::kIo, fmt::format("{}: cannot switch to WAL mode (got '{}'); is the storage "
+                                            "root on a network filesystem?",
+                                            path_.string(), mode));
+  }
+  // NORMAL in WAL mode survives process crashes; FULL also survives power loss
+  // at one fsync per commit. Debian's SQLite defaults to FULL, so set it always.
+  db_->exec(config_.synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL"
+                                                      : "PRAGMA synchronous=NORMAL");
+  // Page cache of 16 MiB per connection; memory-mapped reads up to 256 MiB.
+  db_->exec("PRAGMA cache_size=-16000");
+  db_->exec("PRAGMA mmap_size=268435456");
+  // Keep the -wal file from staying huge after a burst of writes.
+  db_->exec("PRAGMA journal_size_limit=67108864");
+  // Deleted rows are overwritten (Debian's default, kept on purpose): workflow
+  // checkpoints carry environment snapshots that may hold secrets.
+  db_->exec("PRAGMA secure_delete=ON");
+  db_->exec("PRAGMA foreign_keys=OFF");
+}
+
+void Connection::ApplyMigrations() {
+  for (const Migration& m : Migrations()) {
+    if (db_->execAndGet("PRAGMA user_version").getInt() >= m.version) continue;
+    Write([&](WriteTxn&) {
+      // Another process may have applied it while we waited for the lock.
+      if (db_->execAndGet("PRAGMA user_version").getInt() >= m.version) return;
+      Log().debug("{}: applying migration {:04}_{}", path_.string(), m.version, m.name);
+      db_->exec(m.sql);
+      db_->exec(fmt::format("PRAGMA user_version={}", m.version));
+    });
+  }
+}
+
+int Connection::schema_version() {
+  return Read([&] { return db_->execAndGet("PRAGMA user_version").getInt(); });
+}
+
+SQLite::Statement& Connection::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+  } else {
+    it->second->reset();
+    it->second->clearBindings();
+  }
+  return *it->second;
+}
+
+void Connection::ResetAll() noexcept {
+  for (auto& [sql, stmt] : cache_) {
+    try {
+      stmt->reset();
+    } catch (...) {
+      // reset() reports the statement's last error again; it is already handled.
+    }
+  }
+}
+
+void Connection::RollbackQuietly() {
+  ResetAll();
+  // COMMIT may have failed after ending the transaction: only roll back an open one.
+  if (sqlite3_get_autocommit(db_->getHandle()) == 0) {
+    try {
+      db_->exec("ROLLBACK");
+    } catch (...) {
+      // Nothing more can be done; SQLite rolls back on close.
+    }
+  }
+}
+
+void Connection::Write(const std::function<void(WriteTxn&)>& fn) {
+  using Clock = std::chrono::steady_clock;
+  // The busy handler already waited busy_timeout_ms; on top of that retry the
+  // whole transaction with jittered backoff, so a burst of writers queues up
+  // instead of surfacing "database is locked".
+  const auto deadline = Clock::now() + std::chrono::milliseconds(config_.busy_timeout_ms) * 2 +
+                        std::chrono::seconds(1);
+  std::minstd_rand rng(static_cast<unsigned>(Clock::now().time_since_epoch().count()));
+  int attempt = 0;
+  for (;;) {
+    bool begun = false;
+    try {
+      db_->exec("BEGIN IMMEDIATE");
+      begun = true;
+      WriteTxn txn(*this);
+      fn(txn);
+      ResetAll();
+      db_->exec("COMMIT");
+      return;
+    } catch (const SQLite::Exception& e) {
+      if (begun) RollbackQuietly();
+      if (IsBusy(e) && Clock::now() < deadline) {
+        ++attempt;
+        const int cap = std::min(200, 5 << std::min(attempt, 5));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1 + rng() % cap));
+        Log().debug("{}: write lock busy, retry {}", path_.string(), attempt);
+        continue;
+      }
+      throw MapSqliteError(e, path_.string());
+    } catch (...) {
+      if (begun) RollbackQuietly();
+      throw;
+    }
+  }
+}
+
+}  // namespace prodigy::internal

@@ -1,0 +1,94 @@
+// One configured SQLite connection with cached statements and write
+// transactions that wait for other processes instead of failing.
+#ifndef PRODIGY_SQLITE_CONNECTION_H_
+#define PRODIGY_SQLITE_CONNECTION_H_
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include "prodigy/config.h"
+#include "prodigy/error.h"
+
+namespace prodigy::internal {
+
+// Maps a SQLite error to the library's error, naming `context` (usually the
+// database path) and what to do.
+Error MapSqliteError(const SQLite::Exception& e, std::string_view context);
+
+class WriteTxn;
+
+class Connection {
+ public:
+  // Opens `path`, checks that it is a prodigy-store database no newer than
+  // this binary (before writing anything), then configures the connection and
+  // applies pending migrations, each in its own transaction.
+  // `create`: create the file when missing (otherwise kNotFound).
+  Connection(const std::filesystem::path& path, const StorageConfig& config, bool create = true);
+  ~Connection();
+
+  // A cached prepared statement, reset and with bindings cleared.
+  SQLite::Statement& Prepare(const char* sql);
+  SQLite::Database& db() { return *db_; }
+  const std::filesystem::path& path() const { return path_; }
+  int schema_version();
+
+  // Runs fn inside BEGIN IMMEDIATE ... COMMIT. When another process holds the
+  // write lock past the busy timeout the whole transaction is retried until
+  // the configured deadline; any exception rolls back and propagates (SQLite
+  // errors mapped to prodigy::Error).
+  void Write(const std::function<void(WriteTxn&)>& fn);
+
+  // Runs fn, mapping SQLite exceptions to prodigy::Error (for reads). Every
+  // cached statement is reset afterwards: in autocommit mode a statement left
+  // mid-iteration would keep its read snapshot open, so later reads would see
+  // stale data and WAL checkpoints could not finish.
+  template <class F>
+  auto Read(F&& fn) -> decltype(fn()) {
+    struct Reset {
+      Connection* c;
+      ~Reset() { c->ResetAll(); }
+    } reset{this};
+    try {
+      return fn();
+    } catch (const SQLite::Exception& e) {
+      throw MapSqliteError(e, path_.string());
+    }
+  }
+
+  // Resets every cached statement (never throws).
+  void ResetAll() noexcept;
+
+ private:
+  void Configure();
+  void ApplyMigrations();
+  void RollbackQuietly();
+
+  std::filesystem::path path_;
+  StorageConfig config_;
+  std::unique_ptr<SQLite::Database> db_;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+};
+
+// Proof that the caller is inside a write transaction: functions that write
+// take a WriteTxn&, so writing outside a transaction does not compile.
+class WriteTxn {
+ public:
+  Connection& conn() { return conn_; }
+  SQLite::Statement& Prepare(const char* sql) { return conn_.Prepare(sql); }
+
+ private:
+  friend class Connection;
+  explicit WriteTxn(Connection& conn) : conn_(conn) {}
+  Connection& conn_;
+};
+
+}  // namespace prodigy::internal
+
+#endif  // PRODIGY_SQLITE_CONNECTION_H_
