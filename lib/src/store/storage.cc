@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -106,6 +107,12 @@ RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConf
       EncodeFileName(base),
       EncodeFileName(base) + "-" + internal::Sha256Hex(loc.canonical_path.string()).substr(0, 8)};
   for (const std::string& name : candidates) {
+    // Folders that Prodigy's own global layout uses at the root level (and our
+    // config file) can never be a repository's folder.
+    static const std::set<std::string> kReserved = {
+        "events", "dlq", "state", "worktrees", "sessions", "logs", "resume_locks",
+        "orphaned_worktrees", "archive", "checkpoints", "config.toml", "mappings"};
+    if (&name == &candidates[0] && kReserved.count(name)) continue;
     loc.name = name;
     loc.dir = config.storage_dir / name;
     loc.db_path = loc.dir / "prodigy.db";
