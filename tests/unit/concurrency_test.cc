@@ -57,8 +57,8 @@ class Herd {
 
 TEST_CASE("4 processes x 2000 single appends into one job of a repository none of them created") {
   Sandbox sb;
-  constexpr int kProcs = 4;
-  constexpr int kEach = 2000;
+  const int kProcs = StressScale() > 1 ? 8 : 4;
+  const int kEach = 2000 * StressScale();
   Herd herd(kProcs);
   herd.Spawn([&](int p) {
     auto storage = sb.Open();  // all children create the database at the same moment
@@ -94,7 +94,7 @@ TEST_CASE("8 processes mixing batches, DLQ, state and sessions") {
   herd.Spawn([&](int p) {
     auto storage = sb.Open();
     const std::string job = fmt::format("job-{}", p % 3);
-    for (int round = 0; round < 40; ++round) {
+    for (int round = 0; round < 40 * StressScale(); ++round) {
       std::vector<std::string> batch;
       for (int k = 0; k < 25; ++k) batch.push_back(EventJson(p * 100000 + round * 25 + k));
       storage.AppendEvents(job, batch);
@@ -107,8 +107,8 @@ TEST_CASE("8 processes mixing batches, DLQ, state and sessions") {
   CHECK(herd.Run() == 0);
   auto storage = sb.Open();
   const RepositoryInfo info = storage.Info();
-  CHECK(info.counts.events == kProcs * 40 * 25);
-  CHECK(info.counts.dlq_items == kProcs * 40);
+  CHECK(info.counts.events == kProcs * 40 * StressScale() * 25);
+  CHECK(info.counts.dlq_items == kProcs * 40 * StressScale());
   CHECK(info.counts.job_states == kProcs * 3);
   CHECK(info.counts.sessions == kProcs);
   CHECK(storage.CheckIntegrity().empty());

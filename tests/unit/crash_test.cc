@@ -51,7 +51,7 @@ TEST_CASE("SIGKILL mid-stream loses no acknowledged append and no batch is torn"
   Sandbox sb;
   { auto storage = sb.Open(); }
   std::mt19937 rng(12345);
-  for (int round = 0; round < 5; ++round) {
+  for (int round = 0; round < 5 * StressScale(); ++round) {
     const fs::path log_single = sb.tmp / fmt::format("acked-single-{}.log", round);
     const fs::path log_batch = sb.tmp / fmt::format("acked-batch-{}.log", round);
     const pid_t single = StartWriter(sb, log_single, round * 2, false);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -205,6 +206,13 @@ inline std::string CheckpointJson(const std::string& workflow_id, const std::str
   "workflow_path": null
 }})",
                      workflow_id, timestamp, timestamp);
+}
+
+// How much longer the process tests run: 1 normally, more in the stress
+// suite (PRODIGY_STRESS_SCALE, set by tests/unit/meson.build).
+inline int StressScale() {
+  const char* v = std::getenv("PRODIGY_STRESS_SCALE");
+  return v ? std::max(1, std::atoi(v)) : 1;
 }
 
 // Runs fn in a forked child; returns its exit status (or 128+signal).
