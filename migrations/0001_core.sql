@@ -106,9 +106,10 @@ CREATE INDEX workflow_checkpoints_by_time ON workflow_checkpoints (ts_ns);
 
 -- Which documents changed, so mirror files can be brought up to date after
 -- the commit, and healed after a crash between commit and mirror write.
--- Rows at or below the mirrored mark are pruned.
+-- Rows below the mirrored mark are pruned; the newest row always stays, so
+-- seq (a rowid) keeps growing without AUTOINCREMENT's extra page write.
 CREATE TABLE mirror_changes (
-  seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq  INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,   -- events | events_rewrite | dlq | state | session | checkpoint
   key1 TEXT NOT NULL,
   key2 TEXT

@@ -16,12 +16,14 @@
 #define PRODIGY_MIRROR_MIRROR_H_
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "prodigy/records.h"
 #include "prodigy/storage.h"
 #include "sqlite/connection.h"
+#include "util/fs.h"
 
 namespace prodigy::internal {
 
@@ -61,10 +63,12 @@ class Mirror {
   void RemoveStrays();
   std::string ExpectedDlqIndex(const std::string& job_id);
   std::string ExpectedStateMetadata(const JobState& latest);
+  FileLock& Lock();
 
   Connection& conn_;
   RepositoryLocation loc_;
   StorageConfig config_;
+  std::unique_ptr<FileLock> lock_;  // opened on first use, kept open
 };
 
 }  // namespace prodigy::internal

@@ -125,20 +125,30 @@ std::optional<std::string> NetworkFilesystemType(const fs::path& path) {
   }
 }
 
-FileLock::FileLock(const fs::path& path) {
+FileLock::FileLock(const fs::path& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) ThrowIo("cannot open lock file", path, errno);
-  while (::flock(fd_, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      const int err = errno;
-      ::close(fd_);
-      ThrowIo("cannot lock", path, err);
-    }
-  }
 }
 
 FileLock::~FileLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileLock::Lock() {
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno != EINTR) ThrowIo("cannot lock", path_, errno);
+  }
+}
+
+void FileLock::Unlock() noexcept { ::flock(fd_, LOCK_UN); }
+
+void OverwriteSmallFile(const fs::path& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) ThrowIo("cannot write", path, errno);
+  const ssize_t n = ::pwrite(fd, content.data(), content.size(), 0);
+  const int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(content.size())) ThrowIo("cannot write", path, n < 0 ? err : EIO);
 }
 
 }  // namespace prodigy::internal

@@ -31,8 +31,9 @@ void RemoveFileIfExists(const fs::path& path);
 // (where SQLite's WAL mode is not safe), else nullopt.
 std::optional<std::string> NetworkFilesystemType(const fs::path& path);
 
-// An exclusive flock(2) on a lock file, held for the object's lifetime.
-// The kernel releases it when the process dies, so a crash never leaves it stuck.
+// A lock file for exclusive flock(2) locks. The file stays open for the
+// object's lifetime, so taking the lock costs one system call. The kernel
+// releases a lock when its process dies: a crash never leaves it stuck.
 class FileLock {
  public:
   explicit FileLock(const fs::path& path);
@@ -40,9 +41,30 @@ class FileLock {
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
 
+  void Lock();
+  void Unlock() noexcept;
+
  private:
+  fs::path path_;
   int fd_ = -1;
 };
+
+// Holds a FileLock's lock for a scope.
+class FileLockGuard {
+ public:
+  explicit FileLockGuard(FileLock& lock) : lock_(lock) { lock_.Lock(); }
+  ~FileLockGuard() { lock_.Unlock(); }
+  FileLockGuard(const FileLockGuard&) = delete;
+  FileLockGuard& operator=(const FileLockGuard&) = delete;
+
+ private:
+  FileLock& lock_;
+};
+
+// Overwrites a small file in place (no rename: this is on the hot path of
+// every write). Readers must tolerate a torn or empty file; the mirror marks
+// treat one as "unknown" and rebuild from the database.
+void OverwriteSmallFile(const fs::path& path, std::string_view content);
 
 }  // namespace prodigy::internal
 
