@@ -140,21 +140,30 @@ GlobalStorage GlobalStorage::OpenWithConfig(const fs::path& repo_path, const Sto
     RepositoryLocation loc = LocateRepository(repo_path, config);
     internal::EnsureDir(loc.dir, 0700);
     auto conn = std::make_unique<internal::Connection>(loc.db_path, config);
-    bool ours = false;
-    conn->Write([&](WriteTxn& txn) {
-      SQLite::Statement& q = txn.Prepare("SELECT canonical_path FROM repository WHERE id = 1");
-      if (q.executeStep()) {
-        ours = q.getColumn(0).getString() == loc.canonical_path.string();
-        return;
-      }
-      SQLite::Statement& ins =
-          txn.Prepare("INSERT INTO repository (id, canonical_path, name, created_at) VALUES (1, ?1, ?2, ?3)");
-      ins.bind(1, loc.canonical_path.string());
-      ins.bind(2, loc.name);
-      ins.bind(3, Now());
-      ins.exec();
-      ours = true;
+    // Usually the row is there: read it without taking the write lock, which
+    // busy writers of this repository may be holding.
+    std::optional<std::string> recorded = conn->Read([&]() -> std::optional<std::string> {
+      SQLite::Statement& q = conn->Prepare("SELECT canonical_path FROM repository WHERE id = 1");
+      if (!q.executeStep()) return std::nullopt;
+      return q.getColumn(0).getString();
     });
+    if (!recorded) {
+      conn->Write([&](WriteTxn& txn) {
+        SQLite::Statement& q = txn.Prepare("SELECT canonical_path FROM repository WHERE id = 1");
+        if (q.executeStep()) {
+          recorded = q.getColumn(0).getString();  // another process claimed it meanwhile
+          return;
+        }
+        SQLite::Statement& ins = txn.Prepare(
+            "INSERT INTO repository (id, canonical_path, name, created_at) VALUES (1, ?1, ?2, ?3)");
+        ins.bind(1, loc.canonical_path.string());
+        ins.bind(2, loc.name);
+        ins.bind(3, Now());
+        ins.exec();
+        recorded = loc.canonical_path.string();
+      });
+    }
+    const bool ours = *recorded == loc.canonical_path.string();
     if (!ours) continue;
     loc.exists = true;
     auto impl = std::make_unique<Impl>();
