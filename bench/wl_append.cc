@@ -1,0 +1,114 @@
+// Workload 2: appending events, one per transaction and in batches. The
+// library (mirrors off and on) against the raw SQLite C API with the same
+// schema and settings (the limit) and Prodigy's JSONL append.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <span>
+
+#include <fmt/format.h>
+
+#include "data_gen.h"
+#include "prodigy/storage.h"
+#include "raw_sqlite.h"
+#include "store/rows.h"
+#include "workloads.h"
+
+namespace prodigy::bench {
+namespace {
+
+constexpr const char* kJob = "mapreduce-20250920_170312";
+
+// Prodigy's event writer: open the log, append the lines, optionally
+// fdatasync, close.
+void JsonlAppend(const fs::path& file, std::span<const std::string> lines, bool sync) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + file.string());
+  std::string buf;
+  for (const auto& l : lines) {
+    buf += l;
+    buf += '\n';
+  }
+  if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+    throw std::runtime_error("short write to " + file.string());
+  }
+  if (sync) ::fdatasync(fd);
+  ::close(fd);
+}
+
+// Contenders that write `total` events, `batch` per transaction (or per JSONL write).
+std::vector<Contender> Contenders(const std::vector<std::string>& lines, const std::vector<Event>& rows,
+                                  size_t total, size_t batch) {
+  const auto lib = [&lines, total, batch](bool mirrors) {
+    return [&lines, total, batch, mirrors](const fs::path& dir) {
+      GlobalStorage s = GlobalStorage::OpenWithConfig(MakeRepo(dir), BenchConfig(dir, mirrors));
+      Stopwatch w;
+      for (size_t i = 0; i < total; i += batch) {
+        if (batch == 1) s.AppendEvent(kJob, lines[i]);
+        else s.AppendEvents(kJob, std::span(lines).subspan(i, std::min(batch, total - i)));
+      }
+      return w.Seconds();
+    };
+  };
+  const auto jsonl = [&lines, total, batch](bool sync) {
+    return [&lines, total, batch, sync](const fs::path& dir) {
+      const fs::path file = dir / "events.jsonl";
+      Stopwatch w;
+      for (size_t i = 0; i < total; i += batch) {
+        JsonlAppend(file, std::span(lines).subspan(i, std::min(batch, total - i)), sync);
+      }
+      return w.Seconds();
+    };
+  };
+  return {
+      {"raw", [&rows, total, batch](const fs::path& dir) {
+         RawStore raw(dir / "raw.db");
+         Stopwatch w;
+         for (size_t i = 0; i < total; i += batch) raw.Insert(std::span(rows).subspan(i, std::min(batch, total - i)));
+         return w.Seconds();
+       }},
+      {"lib_off", lib(false)},
+      {"lib_on", lib(true)},
+      {"jsonl", jsonl(false)},
+      {"jsonl_sync", jsonl(true)},
+  };
+}
+
+void AddRows(Table& t, const std::string& workload, const std::vector<double>& secs, size_t total,
+             size_t batch) {
+  const auto rate = [&](size_t i) { return static_cast<double>(total) / secs[i]; };
+  const std::string call = batch == 1 ? "AppendEvent" : fmt::format("AppendEvents x{}", batch);
+  const std::string raw = batch == 1 ? "raw C API, 1 row/txn" : fmt::format("raw C API, {} rows/txn", batch);
+  const std::string per = batch == 1 ? "open/append/close per record" : fmt::format("open/append {} lines/close", batch);
+  const bool targeted = batch > 1;
+  const double r_off = rate(1) / rate(0);
+  t.Add({workload, call + ", mirrors off", Rate(rate(1)), raw, Rate(rate(0)), r_off,
+         targeted ? ">= 0.8x" : "", targeted ? std::optional<bool>(r_off >= 0.8) : std::nullopt});
+  t.Add({workload, call + ", mirrors on", Rate(rate(2)), raw, Rate(rate(0)), rate(2) / rate(0), "", std::nullopt});
+  t.Add({workload, call + ", mirrors on", Rate(rate(2)), "JSONL " + per, Rate(rate(3)), rate(2) / rate(3), "",
+         std::nullopt});
+  t.Add({workload, call + ", mirrors on", Rate(rate(2)), "JSONL " + per + " + fdatasync", Rate(rate(4)),
+         rate(2) / rate(4), "", std::nullopt});
+}
+
+}  // namespace
+
+void RunAppend(const Sizes& sz, Table& t) {
+  EventGenerator gen(2);
+  const std::vector<std::string> lines = gen.Lines(std::max(sz.single_appends, sz.batch_events));
+  std::vector<Event> rows;
+  rows.reserve(lines.size());
+  for (const auto& l : lines) rows.push_back(internal::ExtractEvent(kJob, l));
+
+  Progress(fmt::format("append: {} events one per transaction, {} rounds", sz.single_appends, sz.rounds));
+  AddRows(t, "2 append 1/txn", MedianSeconds(sz.rounds, Contenders(lines, rows, sz.single_appends, 1), "append"),
+          sz.single_appends, 1);
+  for (size_t batch : {100, 1000}) {
+    Progress(fmt::format("append: {} events in batches of {}, {} rounds", sz.batch_events, batch, sz.rounds));
+    AddRows(t, fmt::format("2 append batch {}", batch),
+            MedianSeconds(sz.rounds, Contenders(lines, rows, sz.batch_events, batch), "append"), sz.batch_events,
+            batch);
+  }
+}
+
+}  // namespace prodigy::bench
