@@ -17,6 +17,9 @@ CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT
 ) WITHOUT ROWID;
+-- Identifies this database file: mirror marks written for another database
+-- (one deleted and created anew under the same folder) are not trusted.
+INSERT INTO meta (key, value) VALUES ('database_id', abs(random()));
 
 -- Prodigy EventRecords, one row per record, in append (commit) order.
 CREATE TABLE events (

@@ -171,3 +171,20 @@ TEST_CASE("a crash between commit and mirror write is healed on the next open") 
   CHECK(ReadAll(dir / "sessions/s.json") == SessionJson("s", "InProgress"));
   CHECK(storage.CheckMirrors().empty());
 }
+
+TEST_CASE("mirror marks of a deleted database do not hide the new database's data") {
+  Sandbox sb;
+  fs::path dir;
+  {
+    auto storage = sb.Open();
+    dir = storage.location().dir;
+    for (int i = 0; i < 20; ++i) storage.AppendEvent("j", EventJson(i));
+    storage.SaveSession(SessionJson("old", "Completed"));
+  }
+  for (const char* f : {"prodigy.db", "prodigy.db-wal", "prodigy.db-shm"}) fs::remove(dir / f);
+  auto storage = sb.Open();
+  storage.AppendEvent("j", EventJson(100));
+  CHECK(ReadAll(dir / "events/j/events.jsonl") == EventJson(100) + "\n");
+  CHECK_FALSE(fs::exists(dir / "sessions/old.json"));
+  CHECK(storage.CheckMirrors().empty());
+}

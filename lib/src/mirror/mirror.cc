@@ -141,6 +141,15 @@ fs::path Mirror::CheckpointFile(const std::string& workflow_id) const {
   return loc_.dir / "checkpoints" / (EncodeFileName(workflow_id) + ".checkpoint.json");
 }
 
+int64_t Mirror::DatabaseId() {
+  if (!database_id_) {
+    SQLite::Statement& q = conn_.Prepare("SELECT value FROM meta WHERE key = 'database_id'");
+    database_id_ = q.executeStep() ? q.getColumn(0).getInt64() : 0;
+    q.reset();
+  }
+  return *database_id_;
+}
+
 FileLock& Mirror::Lock() {
   if (!lock_) lock_ = std::make_unique<FileLock>(loc_.dir / ".mirror.lock");
   return *lock_;
@@ -160,11 +169,16 @@ void Mirror::Sync() noexcept {
 
 void Mirror::SyncLocked() {
   const fs::path mark_path = loc_.dir / ".mirror-mark";
-  const auto mark_pair = ReadMark(mark_path);
-  const int64_t mark = mark_pair ? mark_pair->first : 0;
+  auto mark_pair = ReadMark(mark_path);
   int64_t min_seq = 0, max_seq = 0;
   {
     ReadSnapshot snap(conn_);
+    const int64_t db_id = DatabaseId();
+    // A mark written for another database file (deleted and created anew)
+    // says nothing about this one's files.
+    const bool foreign_mark = mark_pair && mark_pair->second != db_id;
+    if (foreign_mark) mark_pair.reset();
+    const int64_t mark = mark_pair ? mark_pair->first : 0;
     SQLite::Statement& range = conn_.Prepare(
         // Two subqueries: SQLite answers a lone min() or max() from the index, both at once by a scan.
         "SELECT (SELECT min(seq) FROM mirror_changes), (SELECT max(seq) FROM mirror_changes)");
@@ -174,7 +188,7 @@ void Mirror::SyncLocked() {
     range.reset();
     if (max_seq <= mark && mark_pair) return;
 
-    bool full = min_seq > mark + 1;  // changes were pruned before being mirrored
+    bool full = foreign_mark || min_seq > mark + 1;  // or changes were pruned before being mirrored
     struct Pending {
       std::set<std::string> events, events_rewrite, state, sessions, checkpoints, dlq_whole;
       std::map<std::string, std::set<std::string>> dlq_items;
@@ -225,7 +239,7 @@ void Mirror::SyncLocked() {
     for (const auto& id : p.checkpoints) SyncCheckpoint(id);
     if (full) RemoveStrays();
   }
-  WriteMark(mark_path, max_seq, 0);
+  WriteMark(mark_path, max_seq, DatabaseId());
   // Keep the change log short; the newest row stays so the sequence is known.
   if (max_seq - min_seq > 256 && sqlite3_get_autocommit(conn_.db().getHandle()) != 0) {
     conn_.Write([&](WriteTxn& txn) {

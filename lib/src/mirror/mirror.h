@@ -17,6 +17,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,11 +65,13 @@ class Mirror {
   std::string ExpectedDlqIndex(const std::string& job_id);
   std::string ExpectedStateMetadata(const JobState& latest);
   FileLock& Lock();
+  int64_t DatabaseId();
 
   Connection& conn_;
   RepositoryLocation loc_;
   StorageConfig config_;
   std::unique_ptr<FileLock> lock_;  // opened on first use, kept open
+  std::optional<int64_t> database_id_;
 };
 
 }  // namespace prodigy::internal
