@@ -1,6 +1,7 @@
 // GlobalStorage: repository identity, job state, DLQ, sessions, workflow checkpoints.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <thread>
@@ -252,4 +253,28 @@ TEST_CASE("a GlobalStorage may be shared between threads") {
   }
   for (auto& th : threads) th.join();
   CHECK(storage.Info().counts.events == 200);
+}
+
+TEST_CASE("storage operations are logged at debug level, and only when asked") {
+  Sandbox sb;
+  auto storage = sb.Open();
+  const fs::path log = sb.tmp / "stderr.log";
+  auto capture = [&](const std::function<void()>& fn) {
+    std::fflush(stderr);
+    const int saved = ::dup(2);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    ::close(fd);
+    fn();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    return ReadAll(log);
+  };
+  CHECK(capture([&] { storage.AppendEvent("quiet-job", EventJson(1)); }).empty());
+  SetLogLevel(LogLevel::kDebug);
+  const std::string out = capture([&] { storage.AppendEvent("loud-job", EventJson(2)); });
+  SetLogLevel(LogLevel::kWarn);
+  CHECK(out.find("[debug]") != std::string::npos);
+  CHECK(out.find("append_event job=loud-job") != std::string::npos);
 }
