@@ -1,25 +1,41 @@
--- Import ledger for legacy Prodigy files (owned by lib/src/legacy/).
--- One row per source file that was imported; its verbatim content lives in the
--- core tables (rows carrying source_id) plus unparsed_lines for what did not parse.
+-- Import ledger for legacy Prodigy files (owned by lib/src/legacy/, described
+-- in docs/migration-guide.md). One row per source file imported; its verbatim
+-- content lives in the core tables (rows carrying source_id), in
+-- unparsed_lines for what did not parse, and in source_blobs for bytes that
+-- are not rows (gzip archives, metadata.json, DLQ index.json, documents that
+-- lost a key collision).
 CREATE TABLE import_sources (
-  id          INTEGER PRIMARY KEY,
-  path        TEXT NOT NULL,       -- absolute path where the file was found
-  legacy_root TEXT NOT NULL,       -- the root it was discovered under (.prodigy, ~/.prodigy, ...)
-  rel_path    TEXT NOT NULL,       -- path relative to legacy_root; export --legacy recreates it
-  kind        TEXT NOT NULL,       -- events | dlq_item | dlq_index | job_state | job_state_meta | session | workflow_checkpoint | ...
-  bytes       INTEGER NOT NULL,
-  sha256      TEXT NOT NULL,
-  mtime_ns    INTEGER,
-  rows        INTEGER NOT NULL,    -- rows written to the database from this source
-  status      TEXT NOT NULL,       -- imported | verified | removed
-  imported_at TEXT NOT NULL,
-  verified_at TEXT,
-  removed_at  TEXT,
+  id             INTEGER PRIMARY KEY,
+  path           TEXT NOT NULL,       -- absolute path where the file was found
+  legacy_root    TEXT NOT NULL,       -- the folder rel_path is relative to (repository, storage root, ...)
+  rel_path       TEXT NOT NULL,       -- export --legacy recreates DIR/<rel_path>
+  kind           TEXT NOT NULL,       -- events | events_archive | dlq_item | dlq_index | job_state | job_state_meta | session | workflow_checkpoint
+  job_id         TEXT,                -- the job / log its rows went to (events, DLQ, job state)
+  bytes          INTEGER NOT NULL,
+  sha256         TEXT NOT NULL,
+  mtime_ns       INTEGER,
+  inode          INTEGER,
+  rows           INTEGER NOT NULL,    -- typed rows written from this source
+  unparsed       INTEGER NOT NULL DEFAULT 0,  -- unparsed_lines rows written from this source
+  final_newline  INTEGER,             -- line sources: the file ended with "\n"
+  content_sha256 TEXT,                -- gzip archives: SHA-256 of the decompressed content
+  first_seq      INTEGER,             -- line sources: events.seq range of its rows
+  last_seq       INTEGER,
+  row_table      TEXT,                -- document sources: the typed row holding it
+  row_key1       TEXT,
+  row_key2       TEXT,
+  status         TEXT NOT NULL,       -- imported | verified | removed (the original was deleted)
+  note           TEXT,                -- quirks met while importing
+  imported_at    TEXT NOT NULL,
+  verified_at    TEXT,
+  removed_at     TEXT,
   UNIQUE (path, sha256)
 );
 
--- Lines (or whole documents) of legacy sources that could not be stored as
--- typed rows: blank, torn, foreign, invalid JSON or invalid UTF-8. Never dropped.
+-- Lines (or whole documents, line_no 0) of legacy sources that could not be
+-- stored as typed rows: blank, torn, foreign, invalid JSON or invalid UTF-8.
+-- Never dropped. A gzip archive whose stream is damaged gets a line_no 0 row
+-- with an empty raw and the reason.
 CREATE TABLE unparsed_lines (
   source_id INTEGER NOT NULL REFERENCES import_sources (id),
   line_no   INTEGER NOT NULL,
@@ -27,3 +43,24 @@ CREATE TABLE unparsed_lines (
   reason    TEXT NOT NULL,
   PRIMARY KEY (source_id, line_no)
 ) WITHOUT ROWID;
+
+-- Verbatim bytes of a source that are not held by typed rows, in chunks of at
+-- most 1 MiB (bounded memory for large archives).
+CREATE TABLE source_blobs (
+  source_id INTEGER NOT NULL REFERENCES import_sources (id),
+  chunk     INTEGER NOT NULL,
+  data      BLOB NOT NULL,
+  PRIMARY KEY (source_id, chunk)
+) WITHOUT ROWID;
+
+-- Prodigy used three ids per MapReduce run: the events folder
+-- (mapreduce-YYYYmmdd_HHMMSS, the events.job_id of imported logs), the state /
+-- DLQ job id (mapreduce-<millis>, inside job lifecycle events) and agent
+-- session ids. This view links each event log to the job ids its lifecycle
+-- events name, e.g. all events of state job J:
+--   SELECT * FROM events WHERE job_id IN (SELECT log_id FROM event_log_jobs WHERE job_id = 'J');
+CREATE VIEW event_log_jobs AS
+  SELECT DISTINCT job_id AS log_id, event_job_id AS job_id
+  FROM events
+  WHERE event_name IN ('job_started', 'job_completed', 'job_failed', 'job_paused', 'job_resumed')
+    AND event_job_id IS NOT NULL;

@@ -1,0 +1,129 @@
+// Helpers of the importer tests: fixture trees copied into a sandbox, and
+// byte-exact snapshots of folders.
+#ifndef PRODIGY_TESTS_LEGACY_UTIL_H_
+#define PRODIGY_TESTS_LEGACY_UTIL_H_
+
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "../unit/test_util.h"
+#include "store/storage_impl.h"
+
+namespace prodigy::test {
+
+inline fs::path TestData() {
+  const char* dir = std::getenv("PRODIGY_TEST_DATA");
+  REQUIRE_MESSAGE(dir != nullptr, "PRODIGY_TEST_DATA is not set (run the tests through meson)");
+  return dir;
+}
+
+inline fs::path SharedData() {
+  const char* dir = std::getenv("PRODIGY_SHARED_DATA");
+  REQUIRE_MESSAGE(dir != nullptr, "PRODIGY_SHARED_DATA is not set (run the tests through meson)");
+  return dir;
+}
+
+// Copies a tree (files byte for byte, writable copies).
+inline void CopyTree(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  for (const auto& e : fs::recursive_directory_iterator(from)) {
+    const fs::path target = to / e.path().lexically_relative(from);
+    if (e.is_directory()) {
+      fs::create_directories(target);
+    } else {
+      fs::create_directories(target.parent_path());
+      fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing);
+      fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                  fs::perms::others_read);
+    }
+  }
+}
+
+inline void SetMtime(const fs::path& p, long seconds) {
+  struct timeval tv[2] = {{seconds, 0}, {seconds, 0}};
+  REQUIRE(::utimes(p.c_str(), tv) == 0);
+}
+
+// Every file (relative path -> content) and folder under `dir`.
+struct TreeSnapshot {
+  std::map<std::string, std::string> files;
+  std::vector<std::string> dirs;
+  bool operator==(const TreeSnapshot&) const = default;
+};
+
+inline TreeSnapshot Snapshot(const fs::path& dir) {
+  TreeSnapshot s;
+  if (!fs::exists(dir)) return s;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+    const std::string rel = it->path().lexically_relative(dir).string();
+    if (it->is_symlink()) {
+      s.files[rel] = "symlink:" + fs::read_symlink(it->path()).string();
+      it.disable_recursion_pending();
+    } else if (it->is_directory()) {
+      s.dirs.push_back(rel);
+    } else {
+      s.files[rel] = ReadAll(it->path());
+    }
+  }
+  std::sort(s.dirs.begin(), s.dirs.end());
+  return s;
+}
+
+// The full fixture (every layout and quirk) in a sandbox: the repository's
+// folders in sb.repo and the global layout in sb.root. Documents that share a
+// key get distinct mtimes so the winner is known.
+inline void SetupFullFixture(const Sandbox& sb) {
+  const fs::path full = TestData() / "legacy" / "full";
+  CopyTree(full / "repo", sb.repo);
+  CopyTree(full / "global", sb.root);
+  const fs::path local = sb.repo / ".prodigy";
+  SetMtime(local / "session-6feea3fd-8b9a-4891-9326-45ddd35fbd70.json", 1758167000);
+  SetMtime(local / "session_state.json", 1758168000);  // newer: the live state wins
+  SetMtime(local / "mapreduce/dlq/mapreduce-1758387792480/items/item_2.json", 1758380000);
+  SetMtime(sb.root / "dlq/my-repo/mapreduce-1758387792480/mapreduce/dlq/mapreduce-1758387792480/items/item_2.json",
+           1758390000);  // newer: the global copy wins
+}
+
+inline StorageConfig AutoConfig(const Sandbox& sb) {
+  StorageConfig config = sb.Config();
+  config.migration = MigrationPolicy::kAuto;
+  return config;
+}
+
+inline const LegacySource* FindSource(const MigrationReport& report, const std::string& rel_suffix) {
+  for (const LegacySource& s : report.sources) {
+    if (s.rel_path.size() >= rel_suffix.size() &&
+        s.rel_path.compare(s.rel_path.size() - rel_suffix.size(), rel_suffix.size(), rel_suffix) == 0) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+inline int64_t Count(GlobalStorage& storage, const std::string& sql) {
+  int64_t out = 0;
+  storage.impl().Read([&] { out = storage.impl().conn->db().execAndGet(sql).getInt64(); });
+  return out;
+}
+
+inline std::string Query(GlobalStorage& storage, const std::string& sql) {
+  std::string out;
+  storage.impl().Read([&] {
+    SQLite::Statement q(storage.impl().conn->db(), sql);
+    if (q.executeStep() && !q.getColumn(0).isNull()) {
+      out.assign(static_cast<const char*>(q.getColumn(0).getBlob()), static_cast<size_t>(q.getColumn(0).getBytes()));
+    }
+  });
+  return out;
+}
+
+}  // namespace prodigy::test
+
+#endif  // PRODIGY_TESTS_LEGACY_UTIL_H_
