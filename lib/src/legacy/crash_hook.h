@@ -3,7 +3,7 @@
 // (default: the first) it reaches <step>, so tests can prove that a migration
 // killed at any point loses nothing and re-runs cleanly. Steps, in order:
 //   after_plan    sources discovered, nothing written yet
-//   mid_import    inside a source's transaction, rows written, not committed
+//   mid_import    inside a source's transaction, all its rows written, not committed
 //   after_import  a source committed (n counts sources)
 //   after_verify  every source verified, nothing deleted
 //   mid_delete    an original deleted (n counts deletions)

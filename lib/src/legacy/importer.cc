@@ -47,7 +47,6 @@ class EventWriter : public LineVisitor {
       InsertUnparsed(txn_, source_id_, line_no, line, parsed.reason);
       ++unparsed;
     }
-    if (line_no == 1) CrashPoint("mid_import");
   }
 
   void RawChunk(std::string_view chunk) override { AppendBlob(txn_, source_id_, chunks_++, chunk); }
@@ -209,8 +208,8 @@ ImportedSource ImportSource(GlobalStorage::Impl& impl, const Source& source, con
     } else {
       const std::string text = ReadDocument(file);
       row.note = ImportDocument(txn, source, file.stat(), text, &row);
-      CrashPoint("mid_import");
     }
+    CrashPoint("mid_import");
     file.CheckUnchanged();
     row.sha256 = file.FinalSha256();
     row.bytes = file.bytes_read();

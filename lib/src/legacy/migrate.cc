@@ -388,7 +388,8 @@ MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& 
   std::lock_guard guard(impl.mu);
   // Two processes opening the repository at once: the second waits here and
   // then finds the sources removed or already imported.
-  FileLock lock(impl.location.dir / ".migrate.lock");
+  FileLock lock_file(impl.location.dir / ".migrate.lock");
+  FileLockGuard lock(lock_file);
   std::vector<Root> roots = FindRoots(impl.location.canonical_path, impl.config);
   std::vector<Source> sources = Discover(roots);
   if (only_if_changed &&
@@ -484,7 +485,8 @@ MigrationReport ImportPaths(GlobalStorage& storage, const std::vector<fs::path>&
     run.Plan(ConnectionLookup(impl));
     report = run.DryRun();
   } else {
-    internal::FileLock lock(impl.location.dir / ".migrate.lock");
+    internal::FileLock lock_file(impl.location.dir / ".migrate.lock");
+    internal::FileLockGuard lock(lock_file);
     run.Plan(ConnectionLookup(impl));
     report = run.Execute(impl);
   }
