@@ -16,7 +16,8 @@ void InsertUnparsed(WriteTxn& txn, int64_t source_id, int64_t line_no, std::stri
       txn.Prepare("INSERT INTO unparsed_lines (source_id, line_no, raw, reason) VALUES (?1, ?2, ?3, ?4)");
   s.bind(1, source_id);
   s.bind(2, line_no);
-  s.bindNoCopy(3, static_cast<const void*>(raw.data()), static_cast<int>(raw.size()));
+  // A null pointer would bind NULL; an empty line is an empty blob.
+  s.bindNoCopy(3, static_cast<const void*>(raw.empty() ? "" : raw.data()), static_cast<int>(raw.size()));
   s.bind(4, reason);
   s.exec();
 }

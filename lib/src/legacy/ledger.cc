@@ -184,7 +184,7 @@ void AppendBlob(WriteTxn& txn, int64_t source_id, int64_t chunk, std::string_vie
   SQLite::Statement& s = txn.Prepare("INSERT INTO source_blobs (source_id, chunk, data) VALUES (?1, ?2, ?3)");
   s.bind(1, source_id);
   s.bind(2, chunk);
-  s.bindNoCopy(3, static_cast<const void*>(data.data()), static_cast<int>(data.size()));
+  s.bindNoCopy(3, static_cast<const void*>(data.empty() ? "" : data.data()), static_cast<int>(data.size()));
   s.exec();
 }
 
