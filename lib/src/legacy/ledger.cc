@@ -212,6 +212,21 @@ void WriteMeta(WriteTxn& txn, const char* key, const std::string& value) {
   s.exec();
 }
 
+ScopedNoMmap::ScopedNoMmap(Connection& conn) : conn_(conn) {
+  conn_.Read([&] {
+    saved_ = conn_.db().execAndGet("PRAGMA mmap_size").getInt64();
+    conn_.db().exec("PRAGMA mmap_size=0");
+  });
+}
+
+ScopedNoMmap::~ScopedNoMmap() {
+  try {
+    conn_.db().exec(fmt::format("PRAGMA mmap_size={}", saved_));
+  } catch (...) {
+    // Only a performance setting; the connection keeps working without it.
+  }
+}
+
 struct ReadOnlyLedger::Db {
   std::unique_ptr<SQLite::Database> db;
 };

@@ -68,6 +68,21 @@ bool HasBlob(Connection& conn, int64_t source_id);
 std::string ReadMeta(Connection& conn, const char* key);
 void WriteMeta(WriteTxn& txn, const char* key, const std::string& value);
 
+// Turns SQLite's memory-mapped reads off for a bulk import, verification or
+// export: they touch every page of a source once, and mapped pages would be
+// counted in the process's resident memory (hundreds of MB for a large log).
+class ScopedNoMmap {
+ public:
+  explicit ScopedNoMmap(Connection& conn);
+  ~ScopedNoMmap();
+  ScopedNoMmap(const ScopedNoMmap&) = delete;
+  ScopedNoMmap& operator=(const ScopedNoMmap&) = delete;
+
+ private:
+  Connection& conn_;
+  int64_t saved_ = 0;
+};
+
 // For the dry run, which must not create or change anything: the (sha256,
 // status) pairs recorded for `path` in an existing database, opened read-only.
 class ReadOnlyLedger {

@@ -171,6 +171,7 @@ class Run {
   }
 
   MigrationReport Execute(GlobalStorage::Impl& impl) {
+    legacy::ScopedNoMmap no_mmap(*impl.conn);
     legacy::CrashPoint("after_plan");
     const bool any = std::any_of(items_.begin(), items_.end(), [](const Item& it) { return it.to_import || it.row; });
     if (any) Announce();

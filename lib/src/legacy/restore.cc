@@ -88,6 +88,7 @@ bool IsSafeRelative(const fs::path& rel) {
 std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& dir) {
   GlobalStorage::Impl& impl = storage.impl();
   std::lock_guard guard(impl.mu);
+  legacy::ScopedNoMmap no_mmap(*impl.conn);
   const std::vector<legacy::LedgerRow> rows = impl.Read([&] { return legacy::LedgerAll(*impl.conn); });
   internal::EnsureDir(dir, 0755);
   std::vector<ExportedFile> out;
@@ -155,6 +156,7 @@ std::vector<ImportRecord> ListImports(GlobalStorage& storage) {
 std::vector<ImportProblem> CheckImports(GlobalStorage& storage) {
   GlobalStorage::Impl& impl = storage.impl();
   std::lock_guard guard(impl.mu);
+  legacy::ScopedNoMmap no_mmap(*impl.conn);
   std::vector<ImportProblem> out;
   for (const legacy::LedgerRow& r : impl.Read([&] { return legacy::LedgerAll(*impl.conn); })) {
     const std::string problem = impl.Read([&] { return legacy::ProveFromDatabase(*impl.conn, r); });
