@@ -1,0 +1,161 @@
+// check [--repair]: the database's integrity, the import ledger and the
+// mirror files' parity with the database. Exit 3 when anything is wrong;
+// --repair rewrites the mirrors (the database is the truth) and checks again.
+#include "cli.h"
+#include "output.h"
+
+namespace prodigy::cli {
+namespace {
+
+constexpr size_t kShownProblems = 50;
+
+struct Section {
+  std::string name;
+  std::string status;  // "ok", "skipped: ...", "N problems"
+  std::vector<std::pair<std::string, std::string>> problems;  // (what, problem)
+  Json extra = Json::object();
+};
+
+Json SectionJson(const Section& s) {
+  Json problems = Json::array();
+  for (const auto& [what, problem] : s.problems) problems.push_back({{"path", what}, {"problem", problem}});
+  Json j{{"status", s.status}, {"ok", s.problems.empty()}, {"problems", problems}};
+  for (auto it = s.extra.begin(); it != s.extra.end(); ++it) j[it.key()] = it.value();
+  return j;
+}
+
+void Conclude(Section& s, const std::string& ok_status) {
+  if (s.problems.empty()) s.status = ok_status;
+  else s.status = fmt::format("{} problem{}", s.problems.size(), s.problems.size() == 1 ? "" : "s");
+}
+
+// A damaged or foreign database is a finding of the check, not a failure of it.
+bool IsDatabaseFinding(const Error& e) {
+  return e.code() == ErrorCode::kCorruption || e.code() == ErrorCode::kTooNew;
+}
+
+int RunCheck(Context& ctx) {
+  const bool repair = ctx.Flag("repair");
+  const RepositoryLocation& loc = ctx.Location();
+  if (!loc.exists) {
+    throw Error(ErrorCode::kNotFound, fmt::format("repository {} has no database to check ({} does not exist)",
+                                                  loc.canonical_path.string(), loc.db_path.string()));
+  }
+  StorageConfig config = ctx.Config();
+  config.migration = MigrationPolicy::kOff;  // a check changes no data
+  Progress progress(ctx.show_progress(), "check");
+  std::vector<Section> sections;
+
+  Section db{"integrity"};
+  std::optional<GlobalStorage> store;
+  try {
+    progress.SetLabel("check: opening");
+    progress.Update(0, 3);
+    store = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config);
+    progress.SetLabel("check: integrity");
+    progress.Update(0, 3);
+    for (const std::string& line : store->CheckIntegrity()) db.problems.emplace_back(loc.db_path.string(), line);
+  } catch (const Error& e) {
+    if (!IsDatabaseFinding(e)) throw;
+    db.problems.emplace_back(loc.db_path.string(), e.message());
+  }
+  Conclude(db, "ok (PRAGMA integrity_check)");
+  sections.push_back(std::move(db));
+
+  Section ledger{"ledger"};
+  Section mirrors{"mirrors"};
+  if (!store || !sections[0].problems.empty()) {
+    // Nothing more can be trusted from a damaged file.
+    ledger.status = "skipped: the database is not usable";
+    mirrors.status = "skipped: the database is not usable";
+  } else {
+    try {
+      progress.SetLabel("check: import ledger");
+      progress.Update(1, 3);
+      const auto imports = ListImports(*store);
+      int64_t removed = 0;
+      for (const ImportRecord& r : imports) removed += r.status == "removed";
+      for (const ImportProblem& p : CheckImports(*store)) ledger.problems.emplace_back(p.path.string(), p.problem);
+      ledger.extra = Json{{"imports", imports.size()}, {"originals_removed", removed}};
+      Conclude(ledger, imports.empty()
+                           ? std::string("ok (nothing was imported)")
+                           : fmt::format("ok ({} imports re-proved from the database; {} originals removed{})",
+                                         imports.size(), removed,
+                                         removed < static_cast<int64_t>(imports.size()) ? ", the others still match"
+                                                                                         : ""));
+    } catch (const Error& e) {
+      if (!IsDatabaseFinding(e)) throw;
+      ledger.problems.emplace_back(loc.db_path.string(), e.message());
+      Conclude(ledger, "");
+    }
+    if (!config.mirrors) {
+      mirrors.status = "skipped: mirrors are disabled in the config";
+    } else {
+      progress.SetLabel("check: mirrors");
+      progress.Update(2, 3);
+      auto found = store->CheckMirrors();
+      int64_t repaired = 0;
+      if (repair && !found.empty()) {
+        store->RegenerateMirrors();
+        repaired = static_cast<int64_t>(found.size());
+        found = store->CheckMirrors();
+      }
+      for (const MirrorProblem& p : found) mirrors.problems.emplace_back(p.path, p.problem);
+      mirrors.extra = Json{{"repaired", repaired}};
+      Conclude(mirrors, repaired ? fmt::format("ok ({} problems repaired from the database)", repaired)
+                                 : std::string("ok (every file matches the database)"));
+    }
+  }
+  sections.push_back(std::move(ledger));
+  sections.push_back(std::move(mirrors));
+  progress.Update(3, 3);
+
+  bool ok = true;
+  for (const Section& s : sections) ok = ok && s.problems.empty();
+  if (ctx.json()) {
+    Json j{{"db_path", loc.db_path.string()}, {"ok", ok}, {"repair", repair}};
+    for (const Section& s : sections) j[s.name] = SectionJson(s);
+    PrintJson(j);
+  } else {
+    std::printf("database   %s\n", loc.db_path.c_str());
+    for (const Section& s : sections) {
+      std::printf("%-10s %s\n", s.name.c_str(), s.status.c_str());
+      for (size_t i = 0; i < s.problems.size() && i < kShownProblems; ++i) {
+        std::printf("  - %s: %s\n", s.problems[i].first.c_str(), s.problems[i].second.c_str());
+      }
+      if (s.problems.size() > kShownProblems) {
+        std::printf("  ... and %zu more (--json lists all)\n", s.problems.size() - kShownProblems);
+      }
+    }
+  }
+  if (ok) return kExitOk;
+  std::fflush(stdout);
+  std::string hint;
+  if (!sections[0].problems.empty()) {
+    hint = "the database is damaged: restore it from a backup, or move it aside and re-import";
+  } else if (!sections[2].problems.empty()) {
+    hint = "run 'prodigy-store check --repair' to rewrite the mirrors from the database";
+  } else {
+    hint = "the import ledger does not match; see the problems above";
+  }
+  std::fprintf(stderr, "prodigy-store: check found problems; %s\n", hint.c_str());
+  return kExitVerification;
+}
+
+}  // namespace
+
+std::vector<Command> CheckCommands() {
+  return {Command{
+      .name = "check",
+      .summary = "verify the database, the import ledger and the mirror files",
+      .details = "Runs PRAGMA integrity_check, re-proves every legacy import from the database\n"
+                 "(and that originals not removed still match), and compares every mirror file\n"
+                 "with what the database holds. Exit 3 when anything is wrong. --repair rewrites\n"
+                 "the mirror files from the database (the database is the truth), then checks again.",
+      .examples = {"prodigy-store check", "prodigy-store check --repair"},
+      .options = [](cxxopts::Options& o) { o.add_options()("repair", "rewrite the mirrors from the database"); },
+      .run = RunCheck,
+  }};
+}
+
+}  // namespace prodigy::cli
