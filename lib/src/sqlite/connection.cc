@@ -145,7 +145,7 @@ int Connection::schema_version() {
 }
 
 SQLite::Statement& Connection::Prepare(const char* sql) {
-  auto it = cache_.find(sql);
+  auto it = cache_.find(std::string_view(sql));
   if (it == cache_.end()) {
     it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
   } else {

@@ -73,7 +73,12 @@ class Connection {
   std::filesystem::path path_;
   StorageConfig config_;
   std::unique_ptr<SQLite::Database> db_;
-  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+  // Looked up by string_view: a lookup per inserted row must not allocate.
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>, SqlHash, std::equal_to<>> cache_;
 };
 
 // Proof that the caller is inside a write transaction: functions that write

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "prodigy/storage.h"
+#include "store/event_scan.h"
 
 namespace prodigy::internal {
 namespace {
@@ -21,6 +22,9 @@ Json Parse(std::string_view json, const std::string& what) {
   } catch (const Json::parse_error& e) {
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("{}: invalid JSON at byte {}: {}", what, e.byte, e.what()));
+  } catch (const Json::exception& e) {
+    // A number too large for a double is an out_of_range error, not a parse_error.
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: invalid JSON: {}", what, e.what()));
   }
 }
 
@@ -121,6 +125,13 @@ void ValidateId(std::string_view what, std::string_view id) {
 }
 
 Event ExtractEvent(std::string_view job_id, std::string_view json) {
+  // Nearly every record takes the fast path; anything unusual, and every
+  // error, goes through nlohmann/json.
+  if (std::optional<Event> e = ScanEventRecord(job_id, json)) return std::move(*e);
+  return ExtractEventGeneral(job_id, json);
+}
+
+Event ExtractEventGeneral(std::string_view job_id, std::string_view json) {
   const std::string what = fmt::format("event for job {}", job_id);
   Json j = Parse(json, what);
   Event e;
@@ -251,16 +262,21 @@ int64_t InsertEvent(WriteTxn& txn, const Event& e, std::optional<int64_t> source
       "INSERT INTO events (job_id, record_id, timestamp, ts_ns, event_type, event_name, event_job_id, "
       "agent_id, item_id, correlation_id, json, source_id, line_no) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
-  s.bind(1, e.job_id);
-  BindOpt(s, 2, e.record_id);
-  BindOpt(s, 3, e.timestamp);
+  // `e` outlives exec(): SQLite need not copy the texts (the hot path of
+  // batch appends and imports).
+  const auto text = [&s](int index, const std::string& v) {
+    if (v.empty()) s.bind(index); else s.bindNoCopy(index, v);
+  };
+  s.bindNoCopy(1, e.job_id);
+  text(2, e.record_id);
+  text(3, e.timestamp);
   BindOpt(s, 4, e.ts_ns);
-  BindOpt(s, 5, e.event_type);
-  BindOpt(s, 6, e.event_name);
-  BindOpt(s, 7, e.event_job_id);
-  BindOpt(s, 8, e.agent_id);
-  BindOpt(s, 9, e.item_id);
-  BindOpt(s, 10, e.correlation_id);
+  text(5, e.event_type);
+  text(6, e.event_name);
+  text(7, e.event_job_id);
+  text(8, e.agent_id);
+  text(9, e.item_id);
+  text(10, e.correlation_id);
   s.bindNoCopy(11, e.json);
   BindOpt(s, 12, source_id);
   BindOpt(s, 13, line_no);

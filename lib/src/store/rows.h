@@ -26,6 +26,10 @@ void ValidateId(std::string_view what, std::string_view id);
 // A JSON text spanning several lines is stored compacted for events (a JSONL
 // line cannot contain a newline); every other document is kept as given.
 Event ExtractEvent(std::string_view job_id, std::string_view json);
+// ExtractEvent's general path (nlohmann/json). ExtractEvent first tries a
+// fast scan (store/event_scan.h) that yields the same Event; the tests
+// compare the two through this function.
+Event ExtractEventGeneral(std::string_view job_id, std::string_view json);
 DlqItem ExtractDlqItem(std::string_view job_id, std::string_view json);
 JobState ExtractJobState(std::string_view job_id, std::string_view json);
 Session ExtractSession(std::string_view json);
