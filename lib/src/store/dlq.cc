@@ -99,11 +99,17 @@ DlqStats GlobalStorage::GetDlqStats(std::string_view job_id) {
   std::lock_guard lock(impl_->mu);
   return impl_->Read([&] {
     DlqStats stats;
+    // Separate statements for one job and for all: "?1 IS NULL OR job_id = ?1"
+    // would keep SQLite from using the primary key, scanning every job's items.
+    const bool one = !job_id.empty();
     SQLite::Statement& q = impl_->conn->Prepare(
-        "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), 0), "
-        "coalesce(sum(reprocess_requested_at IS NOT NULL), 0), min(first_attempt), max(last_attempt) "
-        "FROM dlq_items WHERE ?1 IS NULL OR job_id = ?1");
-    if (job_id.empty()) q.bind(1); else q.bind(1, std::string(job_id));
+        one ? "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), 0), "
+              "coalesce(sum(reprocess_requested_at IS NOT NULL), 0), min(first_attempt), max(last_attempt) "
+              "FROM dlq_items WHERE job_id = ?1"
+            : "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), 0), "
+              "coalesce(sum(reprocess_requested_at IS NOT NULL), 0), min(first_attempt), max(last_attempt) "
+              "FROM dlq_items");
+    if (one) q.bind(1, std::string(job_id));
     q.executeStep();
     stats.total_items = q.getColumn(0).getInt64();
     stats.eligible_for_reprocess = q.getColumn(1).getInt64();
@@ -112,9 +118,10 @@ DlqStats GlobalStorage::GetDlqStats(std::string_view job_id) {
     if (!q.getColumn(4).isNull()) stats.oldest_item = q.getColumn(4).getString();
     if (!q.getColumn(5).isNull()) stats.newest_item = q.getColumn(5).getString();
     SQLite::Statement& g = impl_->conn->Prepare(
-        "SELECT coalesce(error_signature, ''), count(*) FROM dlq_items WHERE ?1 IS NULL OR job_id = ?1 "
-        "GROUP BY 1 ORDER BY 2 DESC, 1");
-    if (job_id.empty()) g.bind(1); else g.bind(1, std::string(job_id));
+        one ? "SELECT coalesce(error_signature, ''), count(*) FROM dlq_items WHERE job_id = ?1 "
+              "GROUP BY 1 ORDER BY 2 DESC, 1"
+            : "SELECT coalesce(error_signature, ''), count(*) FROM dlq_items GROUP BY 1 ORDER BY 2 DESC, 1");
+    if (one) g.bind(1, std::string(job_id));
     while (g.executeStep()) stats.error_categories.push_back({g.getColumn(0).getString(), g.getColumn(1).getInt64()});
     return stats;
   });
