@@ -22,15 +22,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }
 
-FileStat ToFileStat(const struct stat& st) {
-  FileStat f;
-  f.size = static_cast<uint64_t>(st.st_size);
-  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  f.inode = static_cast<uint64_t>(st.st_ino);
-  f.device = static_cast<uint64_t>(st.st_dev);
-  return f;
-}
-
 // Prodigy's temporary names: checkpoint-v3.tmp, metadata.tmp,
 // session_state.tmp.<nanos>, <name>.json.tmp, <wf>.checkpoint.tmp, events-x.tmp.
 bool IsTmpName(std::string_view name) {
@@ -319,6 +310,15 @@ bool IsImportable(Kind kind) {
 }
 
 bool IsLineKind(Kind kind) { return kind == Kind::kEvents || kind == Kind::kEventsArchive; }
+
+FileStat ToFileStat(const struct stat& st) {
+  FileStat f;
+  f.size = static_cast<uint64_t>(st.st_size);
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.inode = static_cast<uint64_t>(st.st_ino);
+  f.device = static_cast<uint64_t>(st.st_dev);
+  return f;
+}
 
 bool StatRegular(const fs::path& path, FileStat* out) {
   struct stat st;

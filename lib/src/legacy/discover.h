@@ -5,6 +5,8 @@
 #ifndef PRODIGY_LEGACY_DISCOVER_H_
 #define PRODIGY_LEGACY_DISCOVER_H_
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -75,6 +77,8 @@ std::vector<Source> Discover(const std::vector<Root>& roots);
 
 // Files and folders named by the user (`prodigy-store import`), in import order.
 std::vector<Source> DiscoverPaths(const std::vector<fs::path>& paths);
+
+FileStat ToFileStat(const struct stat& st);
 
 // lstat as a FileStat; false when the path does not exist or is not a regular file.
 bool StatRegular(const fs::path& path, FileStat* out);

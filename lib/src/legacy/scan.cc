@@ -23,15 +23,6 @@ std::string ReadHint(int err) {
   return "";
 }
 
-FileStat FromStat(const struct stat& st) {
-  FileStat f;
-  f.size = static_cast<uint64_t>(st.st_size);
-  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  f.inode = static_cast<uint64_t>(st.st_ino);
-  f.device = static_cast<uint64_t>(st.st_dev);
-  return f;
-}
-
 // Splits a byte stream into lines, holding at most one partial line.
 class LineSplitter {
  public:
@@ -132,7 +123,7 @@ RawFile::RawFile(const fs::path& path, ProgressFn progress) : path_(path), progr
     fd_ = -1;
     throw SourceError(fmt::format("{} is not a regular file any more", path.string()));
   }
-  stat_ = FromStat(st);
+  stat_ = ToFileStat(st);
   buffer_.resize(kChunkBytes);
 }
 
@@ -160,9 +151,9 @@ void RawFile::CheckUnchanged() const {
   struct stat now;
   FileStat by_fd, by_name;
   const bool fd_ok = ::fstat(fd_, &now) == 0;
-  if (fd_ok) by_fd = FromStat(now);
+  if (fd_ok) by_fd = ToFileStat(now);
   const bool name_ok = ::lstat(path_.c_str(), &now) == 0 && S_ISREG(now.st_mode);
-  if (name_ok) by_name = FromStat(now);
+  if (name_ok) by_name = ToFileStat(now);
   if (fd_ok && name_ok && by_fd == stat_ && by_name == stat_ && bytes_read_ == stat_.size) return;
   throw SourceError(fmt::format(
       "{} changed while it was being read ({} bytes when opened, {} now); it was left in place: run the "

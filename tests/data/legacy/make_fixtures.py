@@ -234,9 +234,6 @@ def local_prodigy(base, full):
     # metadata.json: an absolute path into the author's global folder (copied here).
     write(f"{jobs}/metadata.json", checkpoint_meta(f"/home/alice/.prodigy/state/my-repo/mapreduce/jobs/{JOB}", 3,
                                                     len(job_state(JOB, 3, True))))
-    # Orphan of a crash between writing checkpoint-v4.tmp and the rename.
-    write(f"{jobs}/checkpoint-v4.tmp", job_state(JOB, 4)[:200])
-
     events = [job_started(0), agent_started(1), agent_completed(2), dlq_added(3), job_completed(4)]
     dlq_job = f"{p}/mapreduce/dlq/{JOB}"
     write(f"{dlq_job}/items/item_2.json", dlq_item("item_2", "2025-09-20T17:05:40.000095Z",
@@ -271,6 +268,8 @@ def local_prodigy(base, full):
     torn = '{"id":"9b1d7e55-2a40-4c61-8d0f-3e9a6b7c5d22","timestamp":"2025-09-20T17:07:'
     write(f"{p}/mapreduce/events/global/events.jsonl", text.encode() + invalid_utf8 + torn.encode())
 
+    # Orphan of a crash between writing checkpoint-v4.tmp and the rename.
+    write(f"{jobs}/checkpoint-v4.tmp", job_state(JOB, 4)[:200])
     write(f"{dlq_job}/items/broken.json", '{"item_id": "broken", "item_data": ')  # skipped by Prodigy
     write(f"{p}/mapreduce/jobs/{JOB_OLD}/checkpoint-v1.json", job_state(JOB_OLD, 1, era="0.1.5"))
     # metadata.json pointing to a version that no longer exists: fall back to v1.
