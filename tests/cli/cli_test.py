@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -203,6 +204,44 @@ class BasicsTest(CliCase):
             self.assertIn("--storage-dir", r.stdout)
         self.assertIn("events tail", self.cli("events", "--help", globals_=False).stdout)
         self.assertIn("Usage: prodigy-store dlq analyze", self.cli("help", "dlq", "analyze", globals_=False).stdout)
+
+    def run_on_pty(self, args, stream):
+        """Runs with stdout or stderr on a 100-column terminal; returns what the terminal got."""
+        import fcntl
+        import pty
+        import struct
+        import termios
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        argv = [EXE, "--storage-dir", self.root, "--repo", self.repo] + args
+        redirect = {"stdout": slave} if stream == "stdout" else {"stderr": slave, "stdout": subprocess.DEVNULL}
+        p = subprocess.Popen(argv, env=self.env, **redirect)
+        os.close(slave)
+        got = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            got += chunk
+        os.close(master)
+        self.assertEqual(p.wait(), 0)
+        return got.decode()
+
+    def test_terminal_output(self):
+        self.populate()
+        table = self.run_on_pty(["events", "show", OLD_JOB], "stdout").replace("\r\n", "\n").splitlines()
+        self.assertEqual(table[0].split(), ["SEQ", "TIMESTAMP", "TYPE", "AGENT", "DETAILS"])
+        self.assertTrue(all(len(line) <= 100 for line in table), table)
+        self.assertTrue(any(line.endswith("...") for line in table), "long details are cut to the width")
+        progress = self.run_on_pty(["check"], "stderr")
+        self.assertIn("check: ", progress)
+        self.assertTrue(progress.endswith("\r\x1b[K"), "the progress line is cleared at the end")
+        quiet = self.run_on_pty(["-q", "check"], "stderr")
+        self.assertEqual(quiet, "")
+        self.assertEqual(self.cli("check").stderr, "", "no progress when stderr is not a terminal")
 
     def test_a_repository_without_a_store_is_reported_and_not_created(self):
         for args in (["events", "ls"], ["dlq", "ls"], ["state", "ls"], ["sessions", "show", "x"], ["check"]):
@@ -787,6 +826,45 @@ class MigrateTest(CliCase):
         r = self.cli("import", os.path.join(self.tmp, "nothing-here"), code=1)
         self.assertIn("does not exist; nothing was imported", r.stderr)
         self.assert_usage_error("import", message="missing PATH...")
+
+
+class CookbookTest(CliCase):
+    """Every sqlite3 query of docs/cli.md runs and prints what the doc shows."""
+
+    DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "cli.md")
+    QUERY = re.compile(r"""^\$ sqlite3 (-header -column )?"\$\(prodigy-store path\)" (["'])(.*)\2$""")
+
+    def examples(self):
+        """(flags, sql, documented output lines) of each sqlite3 example."""
+        with open(self.DOC) as f:
+            lines = f.read().splitlines()
+        out = []
+        for i, line in enumerate(lines):
+            m = self.QUERY.match(line)
+            if not m:
+                continue
+            shown = []
+            for follow in lines[i + 1:]:
+                if follow.startswith("```") or follow.startswith("$ "):
+                    break
+                shown.append(follow.rstrip())
+            out.append((["-header", "-column"] if m.group(1) else [], m.group(3), shown))
+        return out
+
+    @unittest.skipIf(shutil.which("sqlite3") is None, "the sqlite3 shell is not installed")
+    def test_cookbook_queries(self):
+        self.populate()
+        examples = self.examples()
+        self.assertGreaterEqual(len(examples), 8)
+        cookbook = [e for e in examples if e[0]]
+        for flags, sql, shown in cookbook:
+            r = subprocess.run(["sqlite3"] + flags + [self.db, sql], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, f"{sql}: {r.stderr}")
+            got = [line.rstrip() for line in r.stdout.splitlines()]
+            # Rows stamped with the current time (the data set's recent events) differ from run to run.
+            now_row = re.compile(r"^(?!2025)\d{4}-")
+            self.assertEqual([g for g in got if not now_row.match(g)], [s for s in shown if not now_row.match(s)],
+                             sql)
 
 
 def main():

@@ -26,7 +26,7 @@ Json SectionJson(const Section& s) {
 
 void Conclude(Section& s, const std::string& ok_status) {
   if (s.problems.empty()) s.status = ok_status;
-  else s.status = fmt::format("{} problem{}", s.problems.size(), s.problems.size() == 1 ? "" : "s");
+  else s.status = Plural(static_cast<int64_t>(s.problems.size()), "problem");
 }
 
 // A damaged or foreign database is a finding of the check, not a failure of it.
@@ -102,7 +102,7 @@ int RunCheck(Context& ctx) {
       }
       for (const MirrorProblem& p : found) mirrors.problems.emplace_back(p.path, p.problem);
       mirrors.extra = Json{{"repaired", repaired}};
-      Conclude(mirrors, repaired ? fmt::format("ok ({} problems repaired from the database)", repaired)
+      Conclude(mirrors, repaired ? fmt::format("ok ({} repaired from the database)", Plural(repaired, "problem"))
                                  : std::string("ok (every file matches the database)"));
     }
   }

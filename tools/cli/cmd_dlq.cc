@@ -189,8 +189,8 @@ int RunAnalyze(Context& ctx) {
                    {"hourly_histogram", hours}});
     return kExitOk;
   }
-  std::printf("%s: %lld items, %zu error signatures\n\n", job.c_str(), static_cast<long long>(total),
-              patterns.size());
+  std::printf("%s: %s, %s\n\n", job.c_str(), Plural(total, "item").c_str(),
+              Plural(static_cast<int64_t>(patterns.size()), "error signature").c_str());
   {
     Table table({"COUNT", "PERCENT", "FIRST", "LAST", "SAMPLES", "ERROR SIGNATURE"}, ctx.stdout_tty());
     for (const Pattern& p : patterns) {
@@ -240,8 +240,8 @@ int RunPurge(Context& ctx) {
     PrintJson(Json{{"dry_run", dry_run}, {"cutoff", FormatTimestamp(cutoff)},
                    {"job_id", job.empty() ? Json(nullptr) : Json(job)}, {dry_run ? "would_purge" : "purged", count}});
   } else {
-    std::printf("%s %lld DLQ items with last attempt before %s%s\n", dry_run ? "would purge" : "purged",
-                static_cast<long long>(count), FormatTimestamp(cutoff).c_str(),
+    std::printf("%s %s with last attempt before %s%s\n", dry_run ? "would purge" : "purged",
+                Plural(count, "DLQ item").c_str(), FormatTimestamp(cutoff).c_str(),
                 job.empty() ? "" : (" of job " + job).c_str());
   }
   return kExitOk;
@@ -261,7 +261,7 @@ int RunExport(Context& ctx) {
   for (const DlqItem& d : items) writer.Add(d.json, DlqCsv(d));
   writer.Finish();
   sink.Commit();
-  if (!sink.is_stdout()) ctx.Note("exported {} DLQ items to {}", writer.count(), *ctx.Str("out"));
+  if (!sink.is_stdout()) ctx.Note("exported {} to {}", Plural(writer.count(), "DLQ item"), *ctx.Str("out"));
   return kExitOk;
 }
 
@@ -274,7 +274,7 @@ int RunRetry(Context& ctx) {
   if (ctx.json()) {
     PrintJson(Json{{"job_id", job}, {"marked", marked}});
   } else {
-    std::printf("marked %lld DLQ items of job %s for reprocessing\n", static_cast<long long>(marked), job.c_str());
+    std::printf("marked %s of job %s for reprocessing\n", Plural(marked, "DLQ item").c_str(), job.c_str());
   }
   return kExitOk;
 }

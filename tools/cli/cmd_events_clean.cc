@@ -8,6 +8,7 @@
 // fsync'd first; the deletes are then bounded by the highest seq seen while
 // planning, so an event appended meanwhile is never removed unarchived.
 #include <memory>
+#include <set>
 
 #include "archive.h"
 #include "cli.h"
@@ -100,6 +101,20 @@ int64_t Apply(GlobalStorage& store, const JobPlan& plan, const Limits& limits) {
   return deleted;
 }
 
+// Removing imported rows makes those imports unprovable: say so before it happens.
+void WarnAboutImports(const Context& ctx, GlobalStorage& store, const std::vector<JobPlan>& plans, bool dry_run) {
+  std::set<std::string> imported;
+  for (const ImportRecord& r : ListImports(store)) {
+    if (r.kind == "events" || r.kind == "events_archive") imported.insert(r.job_id);
+  }
+  for (const JobPlan& p : plans) {
+    if (p.remove == 0 || imported.count(p.job_id) == 0) continue;
+    ctx.Note("note: job {} holds events imported from legacy files; {} 'prodigy-store check' reports those "
+             "imports as changed and 'export --legacy' cannot rebuild them byte for byte",
+             p.job_id, dry_run ? "after removing some," : "with some removed,");
+  }
+}
+
 int RunClean(Context& ctx) {
   Limits limits;
   if (auto d = ctx.Str("older-than")) limits.older_than_ns = NowNs() - ParseDuration(*d, "--older-than");
@@ -142,6 +157,7 @@ int RunClean(Context& ctx) {
     planned += p.remove;
     planned_bytes += p.remove_bytes;
   }
+  WarnAboutImports(ctx, store, plans, dry_run);
   int64_t deleted = 0;
   if (!dry_run) {
     // The archive is on disk (fsync'd, renamed into place) before any delete.

@@ -109,8 +109,8 @@ int RunInfo(Context& ctx) {
   if (legacy.empty()) {
     kv.Add("legacy data", "none found");
   } else {
-    kv.Add("legacy data", fmt::format("{} root(s); 'prodigy-store migrate --dry-run' shows the plan",
-                                      legacy.size()));
+    kv.Add("legacy data", fmt::format("{}; 'prodigy-store migrate --dry-run' shows the plan",
+                                      Plural(static_cast<int64_t>(legacy.size()), "root")));
     for (const auto& p : legacy) kv.Add("  legacy root", p.string());
   }
   kv.Print();

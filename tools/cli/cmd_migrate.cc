@@ -39,16 +39,22 @@ void PrintReport(const Context& ctx, const MigrationReport& r, bool dry_run) {
     return;
   }
   if (!r.sources.empty()) {
-    Table table({"KIND", "JOB", "BYTES", "ROWS", "UNPARSED", dry_run ? "DELETE" : "DELETED", "ACTION", "SOURCE"},
+    // The action goes last: notes about quirks can be long.
+    Table table({"SOURCE", "KIND", "JOB", "BYTES", "ROWS", "UNPARSED", dry_run ? "DELETE" : "DELETED", "ACTION"},
                 ctx.stdout_tty());
     for (const LegacySource& s : r.sources) {
       std::string action = s.action;
       if (!s.error.empty()) action += " (" + s.error + ")";
       if (!s.note.empty()) action += " [" + s.note + "]";
-      table.Add({s.kind, s.job_id.empty() ? "-" : s.job_id, std::to_string(s.bytes), std::to_string(s.rows),
-                 std::to_string(s.unparsed), (dry_run ? s.would_delete : s.deleted) ? "yes" : "no", action,
-                 s.path.string()});
+      table.Add({s.rel_path.empty() ? s.path.string() : s.rel_path, s.kind, s.job_id.empty() ? "-" : s.job_id,
+                 std::to_string(s.bytes), std::to_string(s.rows), std::to_string(s.unparsed),
+                 (dry_run ? s.would_delete : s.deleted) ? "yes" : "no", action});
     }
+  }
+  if (!r.legacy_roots.empty()) {
+    std::string roots;
+    for (const auto& p : r.legacy_roots) roots += (roots.empty() ? "" : ", ") + p.string();
+    std::printf("legacy roots: %s\n", roots.c_str());
   }
   if (dry_run) {
     int64_t deletable = 0;
@@ -57,9 +63,10 @@ void PrintReport(const Context& ctx, const MigrationReport& r, bool dry_run) {
       deletable += s.would_delete;
       bytes += s.bytes;
     }
-    std::printf("dry run: %zu sources (%s) in %zu legacy roots; %lld would be deleted after verification; "
-                "nothing was written\n",
-                r.sources.size(), HumanBytes(static_cast<int64_t>(bytes)).c_str(), r.legacy_roots.size(),
+    std::printf("dry run: %s (%s) in %s; %lld would be deleted after verification; nothing was written\n",
+                Plural(static_cast<int64_t>(r.sources.size()), "source").c_str(),
+                HumanBytes(static_cast<int64_t>(bytes)).c_str(),
+                Plural(static_cast<int64_t>(r.legacy_roots.size()), "legacy root").c_str(),
                 static_cast<long long>(deletable));
   } else {
     std::printf("imported %lld, verified %lld, removed %lld, kept %lld, failed %lld\n",

@@ -97,7 +97,9 @@ void Table::PrintRow(const std::vector<std::string>& row) {
     const bool last = i + 1 == row.size();
     if (last) {
       std::string cell = row[i];
-      if (terminal_width_ > DisplayWidth(line) + 4) {
+      // Cut the last column to the terminal; when even the columns before it
+      // do not fit, cutting would hide whole columns: let the line wrap.
+      if (terminal_width_ >= DisplayWidth(line) + 10) {
         cell = Truncate(cell, terminal_width_ - DisplayWidth(line));
       }
       line += cell;
@@ -143,6 +145,10 @@ std::string CsvRow(const std::vector<std::string>& fields) {
   }
   line += "\r\n";
   return line;
+}
+
+std::string Plural(int64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
 
 std::string HumanBytes(int64_t bytes) {

@@ -60,6 +60,8 @@ class KeyValues {
 std::string CsvField(std::string_view value);
 std::string CsvRow(const std::vector<std::string>& fields);
 
+// "1 item", "3 items"
+std::string Plural(int64_t n, std::string_view noun);
 // "1.5 MiB"
 std::string HumanBytes(int64_t bytes);
 // "12.5" (one decimal; "0.0" when total is 0)
