@@ -37,11 +37,11 @@ run prodigy-store info
 run find .prodigy -type f   # what was not imported stays: config.yml, workflow.yml
 
 run prodigy-store events ls
-job="$(prodigy-store --json events ls | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["job_id"])')"
+job="$(prodigy-store --json events ls | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["job_id"])')"
 run prodigy-store events stats "$job"
 run prodigy-store events show "$job" --type AgentCompleted --limit 3
 run prodigy-store dlq ls
-run prodigy-store state history "$(prodigy-store --json state ls 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0]["job_id"] if d else "")' || true)" || true
+run prodigy-store state history "$(prodigy-store --json state ls 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin)["jobs"]; print(d[0]["job_id"] if d else "")' || true)" || true
 run prodigy-store sessions ls
 run prodigy-store checkpoints ls
 run sqlite3 "$(prodigy-store path)" "SELECT event_name, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC"
