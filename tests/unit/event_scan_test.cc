@@ -199,3 +199,23 @@ TEST_CASE("a number too large for a double is an invalid-argument error naming t
     CHECK(e.message().find("DLQ item of job job") != std::string::npos);
   }
 }
+
+TEST_CASE("IsValidUtf8 finds a bad byte at any position of a long ASCII run") {
+  // Its ASCII fast path skips 8 bytes at a time: every offset must still be checked.
+  for (size_t len = 1; len < 40; ++len) {
+    for (size_t pos = 0; pos < len; ++pos) {
+      std::string s(len, 'a');
+      CHECK(internal::IsValidUtf8(s));
+      s[pos] = '\xFF';
+      CHECK_FALSE(internal::IsValidUtf8(s));
+      s[pos] = '\xC3';  // a lead byte whose continuation is missing or ASCII
+      CHECK_FALSE(internal::IsValidUtf8(s));
+      if (pos + 1 < len) {
+        s[pos + 1] = '\xA9';
+        CHECK(internal::IsValidUtf8(s));
+      }
+    }
+  }
+  CHECK(internal::IsValidUtf8("naïve — événement 😀 and plain ASCII after it"));
+  CHECK_FALSE(internal::IsValidUtf8("twelve bytes\x80"));
+}
