@@ -138,6 +138,25 @@ class BasicsTest(CliCase):
         self.assertIn("storage_dirr", r.stderr)
         self.assertTrue(r.stderr.startswith("prodigy-store: "))
 
+    def test_verbose_quiet_and_notices(self):
+        self.populate()
+        self.assertIn("[debug]", self.cli("-v", "events", "ls").stderr)
+        self.assertNotIn("[debug]", self.cli("events", "ls").stderr)
+        env = dict(self.env, PRODIGY_USE_LOCAL_STORAGE="true")
+        r = self.cli("info", env=env)
+        self.assertIn("PRODIGY_USE_LOCAL_STORAGE", r.stderr)
+        self.assertEqual(len(json.loads(self.cli("--json", "info", env=env).stdout)["notices"]), 1)
+        self.assertEqual(self.cli("-q", "info", env=env).stderr, "")
+
+    @unittest.skipIf(not os.path.exists("/dev/full"), "no /dev/full")
+    def test_output_that_cannot_be_written_is_an_error(self):
+        self.populate()
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([EXE, "--storage-dir", self.root, "--repo", self.repo, "events", "show", OLD_JOB,
+                                "--raw"], stdout=full, stderr=subprocess.PIPE, text=True, env=self.env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("writing the output failed", r.stderr)
+
     def test_path_is_usable_with_sqlite3(self):
         self.populate()
         path = self.cli("path").stdout.strip()

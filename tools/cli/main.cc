@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -210,11 +212,18 @@ int Run(int argc, char** argv) {
   else if (global.quiet) SetLogLevel(LogLevel::kError);
 
   Context ctx(std::move(global), result, std::move(positional));
+  int code = kExitOk;
   try {
-    return command.run(ctx);
+    code = command.run(ctx);
   } catch (const UsageError& e) {
     UsageExit(e.what(), usage, help_cmd);
   }
+  // Output that never arrived (a full disk behind a redirection) is a failure.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "%s: writing the output failed: %s\n", kProgram, std::strerror(errno));
+    return kExitError;
+  }
+  return code;
 }
 
 }  // namespace
