@@ -102,7 +102,8 @@ TEST_CASE("two processes opening the same repository at once import it once") {
         try {
           GlobalStorage storage = GlobalStorage::OpenWithConfig(sb.repo, AutoConfig(sb));
           ::_exit(storage.ReadEvents("global").size() == 20000 ? 0 : 4);
-        } catch (...) {
+        } catch (const std::exception& e) {
+          std::ofstream(sb.tmp / fmt::format("child-error-{}", ::getpid())) << e.what();
           ::_exit(2);
         }
       }
@@ -114,7 +115,8 @@ TEST_CASE("two processes opening the same repository at once import it once") {
       int status = 0;
       ::waitpid(pid, &status, 0);
       CHECK(WIFEXITED(status));
-      CHECK(WEXITSTATUS(status) == 0);
+      const fs::path error = sb.tmp / fmt::format("child-error-{}", pid);
+      CHECK_MESSAGE(WEXITSTATUS(status) == 0, (fs::exists(error) ? ReadAll(error) : std::string()));
     }
     GlobalStorage storage = sb.Open();
     CHECK(Count(storage, "SELECT count(*) FROM events WHERE job_id = 'global'") == 20000);

@@ -66,36 +66,58 @@ bool IsBusy(const SQLite::Exception& e) {
 
 Connection::Connection(const std::filesystem::path& path, const StorageConfig& config, bool create)
     : path_(path), config_(config) {
-  try {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-    if (create) flags |= SQLITE_OPEN_CREATE;
-    db_ = std::make_unique<SQLite::Database>(path.string(), flags);
-    // Wait for other processes' transactions instead of failing at once.
-    db_->setBusyTimeout(config_.busy_timeout_ms);
-
-    // Look before writing: a foreign file or a newer schema must be refused
-    // without a single byte changed (even journal_mode=WAL writes the header).
-    const int version = db_->execAndGet("PRAGMA user_version").getInt();
-    if (version > LatestSchemaVersion()) {
-      throw Error(ErrorCode::kTooNew,
-                  fmt::format("{} has schema version {}, newer than this prodigy-store knows ({}); "
-                              "upgrade prodigy-store. The database was not changed.",
-                              path.string(), version, LatestSchemaVersion()));
+  // Several processes opening a new database at once race on reading the
+  // version, switching to WAL and applying migrations; SQLite reports some of
+  // those races as SQLITE_BUSY without waiting (a lock upgrade that would
+  // deadlock), so the whole set-up is retried until the busy deadline.
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(config_.busy_timeout_ms);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      Open(create);
+      return;
+    } catch (const SQLite::Exception& e) {
+      cache_.clear();
+      db_.reset();
+      if (!IsBusy(e) || Clock::now() >= deadline) throw MapSqliteError(e, path.string());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, 1 << std::min(attempt, 5))));
     }
-    if (version == 0) {
-      SQLite::Statement q(*db_, "SELECT group_concat(name, ', ') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
-      if (q.executeStep() && !q.getColumn(0).isNull()) {
-        throw Error(ErrorCode::kCorruption,
-                    fmt::format("{} is a SQLite database of something else (tables: {}), not a "
-                                "prodigy-store database; move it aside. It was not changed.",
-                                path.string(), q.getColumn(0).getString()));
-      }
-    }
-    Configure();
-    ApplyMigrations();
-  } catch (const SQLite::Exception& e) {
-    throw MapSqliteError(e, path.string());
   }
+}
+
+void Connection::Open(bool create) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (create) flags |= SQLITE_OPEN_CREATE;
+  db_ = std::make_unique<SQLite::Database>(path_.string(), flags);
+  // Wait for other processes' transactions instead of failing at once.
+  db_->setBusyTimeout(config_.busy_timeout_ms);
+
+  // Look before writing: a foreign file or a newer schema must be refused
+  // without a single byte changed (even journal_mode=WAL writes the header).
+  // One read transaction, so another process creating the schema meanwhile
+  // is seen either completely or not at all.
+  db_->exec("BEGIN");
+  const int version = db_->execAndGet("PRAGMA user_version").getInt();
+  std::string tables;
+  if (version == 0) {
+    SQLite::Statement q(*db_, "SELECT group_concat(name, ', ') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
+    if (q.executeStep() && !q.getColumn(0).isNull()) tables = q.getColumn(0).getString();
+  }
+  db_->exec("COMMIT");
+  if (version > LatestSchemaVersion()) {
+    throw Error(ErrorCode::kTooNew,
+                fmt::format("{} has schema version {}, newer than this prodigy-store knows ({}); "
+                            "upgrade prodigy-store. The database was not changed.",
+                            path_.string(), version, LatestSchemaVersion()));
+  }
+  if (!tables.empty()) {
+    throw Error(ErrorCode::kCorruption,
+                fmt::format("{} is a SQLite database of something else (tables: {}), not a "
+                            "prodigy-store database; move it aside. It was not changed.",
+                            path_.string(), tables));
+  }
+  Configure();
+  ApplyMigrations();
 }
 
 Connection::~Connection() {

@@ -66,6 +66,7 @@ class Connection {
   void ResetAll() noexcept;
 
  private:
+  void Open(bool create);
   void Configure();
   void ApplyMigrations();
   void RollbackQuietly();
