@@ -321,6 +321,13 @@ TEST_CASE("import PATH imports Prodigy files and folders and never deletes them"
   CHECK(again.imported == 0);
   CHECK(again.ok());
   CHECK(Count(storage, "SELECT count(*) FROM events") == 4);
+
+  // The store's own mirrors look like Prodigy files but are never imported.
+  const MigrationReport mirrors = ImportPaths(storage, {sb.root / "my-repo"}, {});
+  CHECK(mirrors.imported == 0);
+  CHECK(mirrors.ok());
+  CHECK(FindSource(mirrors, "events.jsonl")->action == "kept: a mirror file of this repository's store, not legacy data");
+  CHECK(Count(storage, "SELECT count(*) FROM events") == 4);
 }
 
 TEST_CASE("no legacy data: FindLegacyRoots is empty and Migrate creates nothing") {

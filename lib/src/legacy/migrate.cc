@@ -478,6 +478,15 @@ MigrationReport ImportPaths(GlobalStorage& storage, const std::vector<fs::path>&
   GlobalStorage::Impl& impl = storage.impl();
   std::lock_guard guard(impl.mu);
   std::vector<legacy::Source> sources = legacy::DiscoverPaths(paths);
+  // The store's own mirror files are Prodigy-shaped too; importing them would
+  // duplicate every row.
+  const std::string own = impl.location.dir.string() + "/";
+  for (legacy::Source& s : sources) {
+    if (s.path.string().rfind(own, 0) == 0 && legacy::IsImportable(s.kind)) {
+      s.kind = Kind::kUnknown;
+      s.keep_reason = "a mirror file of this repository's store, not legacy data";
+    }
+  }
   std::vector<legacy::Root> roots;  // the report lists the inputs instead
   RunMode mode{false, impl.location.canonical_path, impl.location.dir};
   Run run(mode, options, roots, std::move(sources));
