@@ -382,3 +382,23 @@ TEST_CASE("the real files Prodigy wrote migrate and restore byte for byte") {
   }
   CHECK(Snapshot(out).files == before.files);
 }
+
+TEST_CASE("a document whose content changed after its import is re-imported; the old row keeps no dangling source") {
+  Sandbox sb;
+  const fs::path file = sb.repo / ".prodigy/session_state.json";
+  WriteAll(file, SessionJson("session-a", "InProgress"));
+  MigrationOptions keep;
+  keep.keep_originals = true;
+  REQUIRE(Migrate(sb.repo, sb.Config(), keep).ok());
+  WriteAll(file, SessionJson("session-b", "Completed"));  // Prodigy started another session
+  const MigrationReport report = Migrate(sb.repo, sb.Config(), keep);
+  CHECK(report.ok());
+  CHECK(report.imported == 1);
+  GlobalStorage storage = sb.Open();
+  CHECK(storage.LoadSession("session-a").has_value());  // data is never dropped
+  CHECK(storage.LoadSession("session-b")->status == "Completed");
+  CHECK(Count(storage, "SELECT count(*) FROM import_sources") == 1);
+  CHECK(Count(storage, "SELECT count(*) FROM sessions WHERE source_id IS NOT NULL AND source_id NOT IN "
+                       "(SELECT id FROM import_sources)") == 0);
+  CHECK(CheckImports(storage).empty());
+}

@@ -176,8 +176,11 @@ std::string ImportDocument(WriteTxn& txn, const Source& source, const FileStat& 
 ImportedSource ImportSource(GlobalStorage::Impl& impl, const Source& source, const ProgressFn& progress) {
   ImportedSource result;
   impl.Write([&](WriteTxn& txn) {
-    for (const LedgerRow& old : LedgerByPath(txn.conn(), source.path.string())) {
-      if (old.status != kStatusRemoved) LedgerDeleteWithRows(txn, old);
+    std::vector<LedgerRow> superseded;
+    for (LedgerRow& old : LedgerByPath(txn.conn(), source.path.string())) {
+      if (old.status == kStatusRemoved) continue;
+      LedgerDeleteWithRows(txn, old);
+      superseded.push_back(std::move(old));
     }
     LedgerRow row;
     row.path = source.path.string();
@@ -212,6 +215,7 @@ ImportedSource ImportSource(GlobalStorage::Impl& impl, const Source& source, con
     }
     CrashPoint("mid_import");
     file.CheckUnchanged();
+    for (const LedgerRow& old : superseded) DetachDocumentRow(txn, old);
     row.sha256 = file.FinalSha256();
     row.bytes = file.bytes_read();
     row.mtime_ns = file.stat().mtime_ns;

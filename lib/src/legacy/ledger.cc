@@ -180,6 +180,27 @@ void LedgerDeleteWithRows(WriteTxn& txn, const LedgerRow& row) {
   }
 }
 
+void DetachDocumentRow(WriteTxn& txn, const LedgerRow& row) {
+  const char* sql = nullptr;
+  if (row.row_table == "dlq_items") {
+    sql = "UPDATE dlq_items SET source_id = NULL WHERE job_id = ?1 AND item_id = ?2 AND source_id = ?3";
+  } else if (row.row_table == "job_states") {
+    sql = "UPDATE job_states SET source_id = NULL WHERE job_id = ?1 AND version = ?2 AND source_id = ?3";
+  } else if (row.row_table == "sessions") {
+    sql = "UPDATE sessions SET source_id = NULL WHERE session_id = ?1 AND ?2 IS NULL AND source_id = ?3";
+  } else if (row.row_table == "workflow_checkpoints") {
+    sql = "UPDATE workflow_checkpoints SET source_id = NULL WHERE workflow_id = ?1 AND ?2 IS NULL AND source_id = ?3";
+  }
+  if (sql == nullptr) return;
+  SQLite::Statement& s = txn.Prepare(sql);
+  s.bind(1, row.row_key1);
+  if (row.row_table == "job_states") s.bind(2, static_cast<int64_t>(std::stoll(row.row_key2)));
+  else if (row.row_table == "dlq_items") s.bind(2, row.row_key2);
+  else s.bind(2);
+  s.bind(3, row.id);
+  s.exec();
+}
+
 void AppendBlob(WriteTxn& txn, int64_t source_id, int64_t chunk, std::string_view data) {
   SQLite::Statement& s = txn.Prepare("INSERT INTO source_blobs (source_id, chunk, data) VALUES (?1, ?2, ?3)");
   s.bind(1, source_id);

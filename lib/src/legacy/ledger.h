@@ -56,8 +56,11 @@ int64_t LedgerInsert(WriteTxn& txn, const LedgerRow& row);
 void LedgerUpdate(WriteTxn& txn, const LedgerRow& row);
 void LedgerSetStatus(WriteTxn& txn, int64_t id, const char* status);
 // Deletes a ledger row and every row it wrote, except typed document rows
-// (the re-import of the same path replaces those).
+// (the re-import of the same path replaces those; see DetachDocumentRow).
 void LedgerDeleteWithRows(WriteTxn& txn, const LedgerRow& row);
+// After a re-import: a document row that still names the deleted ledger row
+// (the new content has another key) no longer points at it.
+void DetachDocumentRow(WriteTxn& txn, const LedgerRow& row);
 
 // Raw bytes kept for a source (gzip archives, metadata.json, index.json,
 // documents that lost a key collision), in chunks.
