@@ -39,6 +39,8 @@ TEST_CASE("an unreadable file is reported and kept; the rest is migrated") {
   const fs::path secret = sb.repo / ".prodigy/checkpoints/workflow-1.checkpoint.json";
   WriteAll(secret, CheckpointJson("workflow-1", "2025-09-18T04:18:51.000402Z"));
   const std::string secret_bytes = ReadAll(secret);
+  const fs::path locked_dir = sb.repo / ".prodigy/mapreduce/dlq/job-1";
+  WriteAll(locked_dir / "items/item_1.json", DlqItemJson("item_1", "2025-09-20T17:05:40Z"));
   const fs::path result = sb.tmp / "result.txt";
 
   // chmod 000 does not stop root from reading: as root, the migration runs in
@@ -48,30 +50,38 @@ TEST_CASE("an unreadable file is reported and kept; the rest is migrated") {
   if (as_root) {
     ChownTree(sb.tmp.path(), 65534, 65534);
     REQUIRE(::chown(secret.c_str(), 0, 0) == 0);
+    REQUIRE(::chown(locked_dir.c_str(), 0, 0) == 0);
   }
   fs::permissions(secret, fs::perms::none);
+  fs::permissions(locked_dir, fs::perms::none);
   const int status = RunChild([&] {
     if (as_root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return 10;
     const MigrationReport report = Migrate(sb.repo, sb.Config(), {});
     const LegacySource* s = FindSource(report, "workflow-1.checkpoint.json");
+    const LegacySource* d = FindSource(report, "dlq/job-1");
     std::ofstream out(result);
-    out << report.failed << "\n" << report.imported << "\n" << report.removed << "\n" << (s ? s->error : "?") << "\n";
+    out << report.failed << "\n" << report.imported << "\n" << report.removed << "\n" << (s ? s->error : "?") << "\n"
+        << (d ? d->error : "?") << "\n";
     return 0;
   });
   REQUIRE(status == 0);
   std::ifstream in(result);
   int64_t failed = -1, imported = -1, removed = -1;
-  std::string error;
+  std::string error, dir_error;
   in >> failed >> imported >> removed;
   in.ignore();
   std::getline(in, error);
-  CHECK(failed == 1);
+  std::getline(in, dir_error);
+  CHECK(failed == 2);
+  CHECK(dir_error == "cannot list folder: Permission denied");
   CHECK(imported == 1);
   CHECK(removed == 1);
   CHECK(error.find("cannot read " + secret.string() + ": Permission denied") == 0);
   CHECK(error.find("fix its permissions") != std::string::npos);
   fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(locked_dir, fs::perms::owner_all);
   CHECK(ReadAll(secret) == secret_bytes);  // kept, unchanged
+  CHECK(fs::exists(locked_dir / "items/item_1.json"));
   CHECK_FALSE(fs::exists(sb.repo / kLog));
 }
 
