@@ -15,43 +15,32 @@ constexpr const char* kColumns =
     "final_newline, content_sha256, first_seq, last_seq, row_table, row_key1, row_key2, status, note, "
     "imported_at, verified_at, removed_at";
 
-std::string Text(SQLite::Statement& s, int i) {
-  const SQLite::Column c = s.getColumn(i);
-  return c.isNull() ? std::string() : std::string(c.getText(), static_cast<size_t>(c.getBytes()));
-}
-
-std::optional<int64_t> OptInt(SQLite::Statement& s, int i) {
-  const SQLite::Column c = s.getColumn(i);
-  if (c.isNull()) return std::nullopt;
-  return c.getInt64();
-}
-
 LedgerRow ReadRow(SQLite::Statement& s) {
   LedgerRow r;
   r.id = s.getColumn(0).getInt64();
-  r.path = Text(s, 1);
-  r.legacy_root = Text(s, 2);
-  r.rel_path = Text(s, 3);
-  r.kind = Text(s, 4);
-  r.job_id = Text(s, 5);
+  r.path = ColumnText(s, 1);
+  r.legacy_root = ColumnText(s, 2);
+  r.rel_path = ColumnText(s, 3);
+  r.kind = ColumnText(s, 4);
+  r.job_id = ColumnText(s, 5);
   r.bytes = static_cast<uint64_t>(s.getColumn(6).getInt64());
-  r.sha256 = Text(s, 7);
-  r.mtime_ns = OptInt(s, 8).value_or(0);
-  r.inode = static_cast<uint64_t>(OptInt(s, 9).value_or(0));
+  r.sha256 = ColumnText(s, 7);
+  r.mtime_ns = ColumnOptInt(s, 8).value_or(0);
+  r.inode = static_cast<uint64_t>(ColumnOptInt(s, 9).value_or(0));
   r.rows = s.getColumn(10).getInt64();
   r.unparsed = s.getColumn(11).getInt64();
-  r.final_newline = OptInt(s, 12).value_or(1) != 0;
-  r.content_sha256 = Text(s, 13);
-  r.first_seq = OptInt(s, 14);
-  r.last_seq = OptInt(s, 15);
-  r.row_table = Text(s, 16);
-  r.row_key1 = Text(s, 17);
-  r.row_key2 = Text(s, 18);
-  r.status = Text(s, 19);
-  r.note = Text(s, 20);
-  r.imported_at = Text(s, 21);
-  r.verified_at = Text(s, 22);
-  r.removed_at = Text(s, 23);
+  r.final_newline = ColumnOptInt(s, 12).value_or(1) != 0;
+  r.content_sha256 = ColumnText(s, 13);
+  r.first_seq = ColumnOptInt(s, 14);
+  r.last_seq = ColumnOptInt(s, 15);
+  r.row_table = ColumnText(s, 16);
+  r.row_key1 = ColumnText(s, 17);
+  r.row_key2 = ColumnText(s, 18);
+  r.status = ColumnText(s, 19);
+  r.note = ColumnText(s, 20);
+  r.imported_at = ColumnText(s, 21);
+  r.verified_at = ColumnText(s, 22);
+  r.removed_at = ColumnText(s, 23);
   return r;
 }
 
@@ -221,7 +210,7 @@ std::string ReadMeta(Connection& conn, const char* key) {
   SQLite::Statement& q = conn.Prepare("SELECT value FROM meta WHERE key = ?1");
   q.bind(1, key);
   std::string out;
-  if (q.executeStep()) out = Text(q, 0);
+  if (q.executeStep()) out = ColumnText(q, 0);
   q.reset();
   return out;
 }

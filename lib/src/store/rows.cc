@@ -80,15 +80,6 @@ void BindOpt(SQLite::Statement& s, int index, const std::optional<std::string>& 
   if (v) s.bind(index, *v); else s.bind(index);
 }
 
-std::string Text(SQLite::Statement& s, int i) {
-  const SQLite::Column c = s.getColumn(i);
-  return c.isNull() ? std::string() : std::string(c.getText(), static_cast<size_t>(c.getBytes()));
-}
-std::optional<int64_t> OptInt(SQLite::Statement& s, int i) {
-  const SQLite::Column c = s.getColumn(i);
-  if (c.isNull()) return std::nullopt;
-  return c.getInt64();
-}
 
 }  // namespace
 
@@ -397,77 +388,88 @@ void LogChange(WriteTxn& txn, const char* kind, std::string_view key1,
   s.exec();
 }
 
+std::string ColumnText(SQLite::Statement& s, int i) {
+  const SQLite::Column c = s.getColumn(i);
+  return c.isNull() ? std::string() : std::string(c.getText(), static_cast<size_t>(c.getBytes()));
+}
+
+std::optional<int64_t> ColumnOptInt(SQLite::Statement& s, int i) {
+  const SQLite::Column c = s.getColumn(i);
+  if (c.isNull()) return std::nullopt;
+  return c.getInt64();
+}
+
 Event ReadEventRow(SQLite::Statement& s) {
   Event e;
   e.seq = s.getColumn(0).getInt64();
-  e.job_id = Text(s, 1);
-  e.record_id = Text(s, 2);
-  e.timestamp = Text(s, 3);
-  e.ts_ns = OptInt(s, 4);
-  e.event_type = Text(s, 5);
-  e.event_name = Text(s, 6);
-  e.event_job_id = Text(s, 7);
-  e.agent_id = Text(s, 8);
-  e.item_id = Text(s, 9);
-  e.correlation_id = Text(s, 10);
-  e.json = Text(s, 11);
+  e.job_id = ColumnText(s, 1);
+  e.record_id = ColumnText(s, 2);
+  e.timestamp = ColumnText(s, 3);
+  e.ts_ns = ColumnOptInt(s, 4);
+  e.event_type = ColumnText(s, 5);
+  e.event_name = ColumnText(s, 6);
+  e.event_job_id = ColumnText(s, 7);
+  e.agent_id = ColumnText(s, 8);
+  e.item_id = ColumnText(s, 9);
+  e.correlation_id = ColumnText(s, 10);
+  e.json = ColumnText(s, 11);
   return e;
 }
 
 DlqItem ReadDlqRow(SQLite::Statement& s) {
   DlqItem d;
-  d.job_id = Text(s, 0);
-  d.item_id = Text(s, 1);
-  d.first_attempt = Text(s, 2);
-  d.last_attempt = Text(s, 3);
-  d.last_attempt_ns = OptInt(s, 4);
+  d.job_id = ColumnText(s, 0);
+  d.item_id = ColumnText(s, 1);
+  d.first_attempt = ColumnText(s, 2);
+  d.last_attempt = ColumnText(s, 3);
+  d.last_attempt_ns = ColumnOptInt(s, 4);
   d.failure_count = s.getColumn(5).getInt64();
-  d.error_signature = Text(s, 6);
-  d.error_type = Text(s, 7);
+  d.error_signature = ColumnText(s, 6);
+  d.error_type = ColumnText(s, 7);
   d.reprocess_eligible = s.getColumn(8).getInt() != 0;
   d.manual_review_required = s.getColumn(9).getInt() != 0;
-  if (!s.getColumn(10).isNull()) d.reprocess_requested_at = Text(s, 10);
-  d.updated_at = Text(s, 11);
-  d.json = Text(s, 12);
+  if (!s.getColumn(10).isNull()) d.reprocess_requested_at = ColumnText(s, 10);
+  d.updated_at = ColumnText(s, 11);
+  d.json = ColumnText(s, 12);
   return d;
 }
 
 JobState ReadStateRow(SQLite::Statement& s) {
   JobState j;
-  j.job_id = Text(s, 0);
+  j.job_id = ColumnText(s, 0);
   j.version = s.getColumn(1).getInt64();
   j.is_complete = s.getColumn(2).getInt() != 0;
   j.total_items = s.getColumn(3).getInt64();
   j.successful_count = s.getColumn(4).getInt64();
   j.failed_count = s.getColumn(5).getInt64();
-  j.updated_at = Text(s, 6);
-  j.written_at = Text(s, 7);
-  j.json = Text(s, 8);
+  j.updated_at = ColumnText(s, 6);
+  j.written_at = ColumnText(s, 7);
+  j.json = ColumnText(s, 8);
   return j;
 }
 
 Session ReadSessionRow(SQLite::Statement& s) {
   Session x;
-  x.session_id = Text(s, 0);
-  x.status = Text(s, 1);
-  x.started_at = Text(s, 2);
-  x.ended_at = Text(s, 3);
-  x.working_directory = Text(s, 4);
-  x.updated_at = Text(s, 5);
-  x.json = Text(s, 6);
+  x.session_id = ColumnText(s, 0);
+  x.status = ColumnText(s, 1);
+  x.started_at = ColumnText(s, 2);
+  x.ended_at = ColumnText(s, 3);
+  x.working_directory = ColumnText(s, 4);
+  x.updated_at = ColumnText(s, 5);
+  x.json = ColumnText(s, 6);
   return x;
 }
 
 WorkflowCheckpoint ReadCheckpointRow(SQLite::Statement& s) {
   WorkflowCheckpoint c;
-  c.workflow_id = Text(s, 0);
-  c.status = Text(s, 1);
+  c.workflow_id = ColumnText(s, 0);
+  c.status = ColumnText(s, 1);
   c.current_step_index = s.getColumn(2).getInt64();
   c.total_steps = s.getColumn(3).getInt64();
-  c.workflow_name = Text(s, 4);
-  c.timestamp = Text(s, 5);
-  c.updated_at = Text(s, 6);
-  c.json = Text(s, 7);
+  c.workflow_name = ColumnText(s, 4);
+  c.timestamp = ColumnText(s, 5);
+  c.updated_at = ColumnText(s, 6);
+  c.json = ColumnText(s, 7);
   return c;
 }
 

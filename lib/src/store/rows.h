@@ -59,6 +59,10 @@ inline constexpr const char* kChangeCheckpoint = "checkpoint";
 void LogChange(WriteTxn& txn, const char* kind, std::string_view key1,
                std::optional<std::string_view> key2 = std::nullopt);
 
+// A column as text ("" for NULL) / as an integer (nullopt for NULL).
+std::string ColumnText(SQLite::Statement& s, int i);
+std::optional<int64_t> ColumnOptInt(SQLite::Statement& s, int i);
+
 // Reading helpers: the SELECT column lists and row readers for each record.
 inline constexpr const char* kEventColumns =
     "seq, job_id, record_id, timestamp, ts_ns, event_type, event_name, event_job_id, agent_id, "
