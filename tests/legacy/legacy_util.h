@@ -77,18 +77,19 @@ inline TreeSnapshot Snapshot(const fs::path& dir) {
 }
 
 // The full fixture (every layout and quirk) in a sandbox: the repository's
-// folders in sb.repo and the global layout in sb.root. Documents that share a
-// key get distinct mtimes so the winner is known.
+// folders in sb.repo and the global layout in sb.root. The documents that
+// share a key get mtimes contrary to their content, to show that the content
+// decides which one becomes the row (live session file, later last_attempt).
 inline void SetupFullFixture(const Sandbox& sb) {
   const fs::path full = TestData() / "legacy" / "full";
   CopyTree(full / "repo", sb.repo);
   CopyTree(full / "global", sb.root);
   const fs::path local = sb.repo / ".prodigy";
-  SetMtime(local / "session-6feea3fd-8b9a-4891-9326-45ddd35fbd70.json", 1758167000);
-  SetMtime(local / "session_state.json", 1758168000);  // newer: the live state wins
-  SetMtime(local / "mapreduce/dlq/mapreduce-1758387792480/items/item_2.json", 1758380000);
+  SetMtime(local / "session-6feea3fd-8b9a-4891-9326-45ddd35fbd70.json", 1758169000);
+  SetMtime(local / "session_state.json", 1758168000);
+  SetMtime(local / "mapreduce/dlq/mapreduce-1758387792480/items/item_2.json", 1758390000);
   SetMtime(sb.root / "dlq/my-repo/mapreduce-1758387792480/mapreduce/dlq/mapreduce-1758387792480/items/item_2.json",
-           1758390000);  // newer: the global copy wins
+           1758380000);
 }
 
 inline StorageConfig AutoConfig(const Sandbox& sb) {

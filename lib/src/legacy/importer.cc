@@ -81,31 +81,63 @@ class LineCounter : public LineVisitor {
 struct ExistingRow {
   std::string json;
   std::optional<int64_t> source_id;
+  std::optional<int64_t> doc_ns;  // the document's own time (see DocumentTime)
 };
 
 std::optional<ExistingRow> FindRow(WriteTxn& txn, const ParsedDoc& doc) {
   SQLite::Statement* q = nullptr;
   if (doc.table == "dlq_items") {
-    q = &txn.Prepare("SELECT json, source_id FROM dlq_items WHERE job_id = ?1 AND item_id = ?2");
+    q = &txn.Prepare("SELECT json, source_id, last_attempt_ns FROM dlq_items WHERE job_id = ?1 AND item_id = ?2");
     q->bind(2, doc.key2);
   } else if (doc.table == "job_states") {
-    q = &txn.Prepare("SELECT json, source_id FROM job_states WHERE job_id = ?1 AND version = ?2");
+    q = &txn.Prepare("SELECT json, source_id, updated_at FROM job_states WHERE job_id = ?1 AND version = ?2");
     q->bind(2, static_cast<int64_t>(std::stoll(doc.key2)));
   } else if (doc.table == "sessions") {
-    q = &txn.Prepare("SELECT json, source_id FROM sessions WHERE session_id = ?1");
+    q = &txn.Prepare("SELECT json, source_id, NULL FROM sessions WHERE session_id = ?1");
   } else {
-    q = &txn.Prepare("SELECT json, source_id FROM workflow_checkpoints WHERE workflow_id = ?1");
+    q = &txn.Prepare("SELECT json, source_id, ts_ns FROM workflow_checkpoints WHERE workflow_id = ?1");
   }
   q->bind(1, doc.key1);
   std::optional<ExistingRow> out;
   if (q->executeStep()) {
     ExistingRow r;
     r.json = q->getColumn(0).getString();
-    if (!q->getColumn(1).isNull()) r.source_id = q->getColumn(1).getInt64();
+    r.source_id = ColumnOptInt(*q, 1);
+    const SQLite::Column t = q->getColumn(2);
+    if (t.isInteger()) r.doc_ns = t.getInt64();
+    else if (t.isText()) r.doc_ns = ParseTimestamp(t.getString());
     out = std::move(r);
   }
   q->reset();
   return out;
+}
+
+// When the document was current, by its own content: a DLQ item's
+// last_attempt, a job state's updated_at, a workflow checkpoint's timestamp.
+std::optional<int64_t> DocumentTime(const TypedRow& row) {
+  if (const auto* d = std::get_if<DlqItem>(&row)) return d->last_attempt_ns;
+  if (const auto* s = std::get_if<JobState>(&row)) return ParseTimestamp(s->updated_at);
+  if (const auto* c = std::get_if<WorkflowCheckpoint>(&row)) return ParseTimestamp(c->timestamp);
+  return std::nullopt;
+}
+
+// session_state.json is the live state; <session-id>.json and cook-*.json are snapshots of it.
+bool IsLiveSessionFile(const std::string& path) {
+  return std::filesystem::path(path).filename() == "session_state.json";
+}
+
+// Whether the new document is more recent than the row's: the live session
+// file first, then the documents' own times, then the files' mtimes (copies
+// made without -p have meaningless mtimes, so they decide only ties).
+bool IsNewer(const ParsedDoc& doc, const Source& source, const FileStat& stat, const ExistingRow& existing,
+             const LedgerRow& owner) {
+  if (doc.table == "sessions") {
+    const bool live = IsLiveSessionFile(source.path.string()), owner_live = IsLiveSessionFile(owner.path);
+    if (live != owner_live) return live;
+  }
+  const std::optional<int64_t> ns = DocumentTime(doc.row);
+  if (ns && existing.doc_ns && *ns != *existing.doc_ns) return *ns > *existing.doc_ns;
+  return stat.mtime_ns >= owner.mtime_ns;
 }
 
 void WriteTypedRow(WriteTxn& txn, const TypedRow& row, int64_t source_id) {
@@ -159,7 +191,7 @@ std::string ImportDocument(WriteTxn& txn, const Source& source, const FileStat& 
                        doc.table, KeyText(doc));
   }
   const std::optional<LedgerRow> owner = LedgerById(txn.conn(), *existing->source_id);
-  if (owner && owner->mtime_ns > stat.mtime_ns) {
+  if (owner && !IsNewer(doc, source, stat, *existing, *owner)) {
     StoreBlob(txn, row->id, text);
     return fmt::format("{} row {} comes from the newer {}; this older document is kept verbatim for export "
                        "--legacy",
