@@ -31,7 +31,9 @@ bool IsTmpName(std::string_view name) {
 bool IsCheckpointVersionName(std::string_view name) {
   if (!StartsWith(name, "checkpoint-v") || !EndsWith(name, ".json")) return false;
   const std::string_view digits = name.substr(12, name.size() - 12 - 5);
-  return !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  // checkpoint_version is a u32 in Prodigy: at most 10 digits.
+  return !digits.empty() && digits.size() <= 10 &&
+         std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool IsEventFileName(std::string_view name) {

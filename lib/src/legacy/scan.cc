@@ -94,8 +94,8 @@ std::string MetadataNote(const Source& source, const std::string& text) {
   }
   // Fall back to the highest checkpoint-v<N>.json in the folder.
   int64_t best = -1;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     if (name.rfind("checkpoint-v", 0) == 0 && name.size() > 17 && name.ends_with(".json")) {
       try {
         best = std::max<int64_t>(best, std::stoll(name.substr(12, name.size() - 17)));
