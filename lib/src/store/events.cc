@@ -31,7 +31,10 @@ std::string EventWhere(const EventQuery& q, std::vector<Binding>* binds) {
     binds->push_back(*q.job_id);
   }
   if (!q.types.empty()) {
-    where += " AND event_name IN (";
+    // Within one job, walk the job's index: without statistics SQLite may
+    // pick events_by_name instead and visit that type's events of every job
+    // (the unary + keeps event_name from being used as an index key).
+    where += q.job_id ? " AND +event_name IN (" : " AND event_name IN (";
     for (size_t i = 0; i < q.types.size(); ++i) {
       where += i ? ", ?" : "?";
       binds->push_back(NormalizeEventType(q.types[i]));
