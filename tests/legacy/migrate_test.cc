@@ -262,6 +262,19 @@ TEST_CASE("--keep-originals imports and verifies but deletes nothing; a later ru
     CHECK(root_now.files.at(rel) == content);
   }
 
+  // The dry run on an existing store reads its ledger and changes nothing.
+  const TreeSnapshot store_before = Snapshot(sb.root / "my-repo");
+  const MigrationReport plan = PlanMigration(sb.repo, sb.Config());
+  const TreeSnapshot store_after = Snapshot(sb.root / "my-repo");
+  for (const auto& [rel, content] : store_after.files) {
+    if (!store_before.files.count(rel)) FAIL_CHECK("new file " << rel);
+    else if (store_before.files.at(rel) != content) FAIL_CHECK("changed " << rel);
+  }
+  for (const LegacySource& s : plan.sources) {
+    INFO(s.rel_path);
+    if (s.kind != "orphan_tmp" && s.kind != "unknown") CHECK(s.action == "already imported");
+  }
+
   // Again with --keep-originals: everything is "already imported".
   MigrationReport again;
   Messages(sb, keep, &again);

@@ -245,7 +245,7 @@ ReadOnlyLedger::ReadOnlyLedger(const std::filesystem::path& db_path) : db_(new D
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) return;
   try {
-    db_->db = std::make_unique<SQLite::Database>(db_path.string(), SQLite::OPEN_READONLY);
+    db_->db = std::make_unique<SQLite::Database>(ReadOnlyUri(db_path), SQLite::OPEN_READONLY | SQLite::OPEN_URI);
     db_->db->setBusyTimeout(5000);
   } catch (const SQLite::Exception&) {
     db_->db.reset();  // not readable: the plan then assumes nothing was imported

@@ -55,6 +55,19 @@ Error MapSqliteError(const SQLite::Exception& e, std::string_view context) {
   }
 }
 
+std::string ReadOnlyUri(const std::filesystem::path& db_path) {
+  std::string uri = "file:";
+  for (const unsigned char c : db_path.string()) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+                       c == '-' || c == '_' || c == '.' || c == '~';
+    if (plain) uri.push_back(static_cast<char>(c));
+    else uri += fmt::format("%{:02X}", c);
+  }
+  std::error_code ec;
+  const bool wal = std::filesystem::exists(db_path.string() + "-wal", ec);
+  return uri + (wal ? "?mode=ro" : "?immutable=1");
+}
+
 namespace {
 
 bool IsBusy(const SQLite::Exception& e) {

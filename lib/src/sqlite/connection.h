@@ -22,6 +22,13 @@ namespace prodigy::internal {
 // database path) and what to do.
 Error MapSqliteError(const SQLite::Exception& e, std::string_view context);
 
+// A URI that opens `db_path` read-only without creating any file (for the
+// dry run, which must write nothing): immutable=1 when there is no -wal file
+// (no connection has the database open, so the main file alone is complete),
+// else mode=ro (a writer is active; SQLite then only uses its -wal and -shm).
+// Open it with SQLITE_OPEN_READONLY | SQLITE_OPEN_URI.
+std::string ReadOnlyUri(const std::filesystem::path& db_path);
+
 class WriteTxn;
 
 class Connection {

@@ -32,7 +32,9 @@ using internal::WriteTxn;
 std::optional<std::string> RecordedRepository(const fs::path& db_path) {
   sqlite3* db = nullptr;
   std::optional<std::string> out;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+  // Read without creating -wal/-shm files: locating a repository writes nothing.
+  if (sqlite3_open_v2(internal::ReadOnlyUri(db_path).c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                      nullptr) == SQLITE_OK) {
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db, "SELECT canonical_path FROM repository WHERE id = 1", -1, &st, nullptr) ==
