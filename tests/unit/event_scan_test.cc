@@ -90,9 +90,9 @@ TEST_CASE("Prodigy's own lines take the fast path and extract what the general p
   CHECK(e.agent_id.empty());
 }
 
-TEST_CASE("unusual but valid records are declined by the scan and stored by the general path") {
+TEST_CASE("unusual but valid records are stored alike by both paths") {
   const std::string& base = kLines[1];
-  const std::vector<std::string> declined = {
+  const std::vector<std::string> unusual = {
       Replace(base, R"("agent_id":"agent-0-item_0")", R"("agent_id":"agent-0-item_0","agent_id":"dup")"),
       Replace(base, R"("id":"0d6c)", R"("\u0069d":"0d6c)"),
       Replace(base, R"("agent_id":"agent-0-item_0")", R"("agent_id":"agent\u002d0")"),
@@ -103,12 +103,16 @@ TEST_CASE("unusual but valid records are declined by the scan and stored by the 
       "\xEF\xBB\xBF" + base,
       Replace(base, R"("commits":)", R"("deep":)" + std::string(80, '[') + std::string(80, ']') + R"(,"commits":)"),
   };
-  for (const auto& text : declined) {
+  for (const auto& text : unusual) {
     INFO("text: " << text);
+    // The scan may take them or leave them to the general path; when it takes
+    // one, Compare() has checked that it extracted the same event.
     const Outcome o = Compare(text);
-    CHECK_FALSE(o.fast);
     CHECK(o.general);
   }
+  // A duplicated extracted key and a multi-line text always take the general path.
+  CHECK_FALSE(Compare(unusual[0]).fast);
+  CHECK_FALSE(Compare(unusual[6]).fast);
 }
 
 TEST_CASE("texts the general path rejects are declined by the scan") {

@@ -3,7 +3,7 @@
 
 PRODIGY_DEB_PACKAGES=(
   meson ninja-build pkg-config g++ python3
-  libsqlite3-dev sqlite3 libsqlitecpp-dev nlohmann-json3-dev libfmt-dev doctest-dev
+  libsqlite3-dev sqlite3 libsqlitecpp-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev doctest-dev
   libcxxopts-dev libtomlplusplus-dev libspdlog-dev libssl-dev zlib1g-dev
   jq
 )
