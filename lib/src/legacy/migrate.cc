@@ -246,6 +246,7 @@ class Run {
   }
 
   void Fail(Item& it, const std::string& why) {
+    it.to_import = false;
     it.out.error = why;
     it.out.action = "kept: " + why;
     ++report_.failed;
