@@ -158,7 +158,7 @@ std::string Rate(double per_second, const char* unit) {
   return fmt::format("{:.1f} {}", per_second, unit);
 }
 
-std::string MBps(double bytes, double seconds) { return fmt::format("{:.1f} MB/s", bytes / 1e6 / seconds); }
+std::string MBps(double bytes_per_second) { return fmt::format("{:.1f} MB/s", bytes_per_second / 1e6); }
 
 std::string Ms(double seconds) {
   if (seconds < 0.01) return fmt::format("{:.2f} ms", seconds * 1e3);

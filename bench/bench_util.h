@@ -117,7 +117,7 @@ class Table {
 
 // "12.3 k/s", "1.23 M/s" style rate; "123 MB/s".
 std::string Rate(double per_second, const char* unit = "/s");
-std::string MBps(double bytes, double seconds);
+std::string MBps(double bytes_per_second);
 std::string Ms(double seconds);
 
 // Prints progress on stderr (the table goes to stdout).

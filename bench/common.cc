@@ -19,9 +19,9 @@ Sizes QuickSizes() {
 Sizes FullSizes() {
   Sizes s;
   s.mode = "full";
-  s.import_lines = 1000000;
+  s.import_lines = 1250000;  // ~1.06 GB: the size the RSS target is stated for
   s.single_appends = 20000;
-  s.batch_events = 500000;
+  s.batch_events = 200000;
   s.concurrent_per_proc = 2000;
   s.query_events = 1000000;
   s.dlq_items = 100000;
