@@ -25,6 +25,7 @@ CREATE TABLE import_sources (
   row_key1       TEXT,
   row_key2       TEXT,
   status         TEXT NOT NULL,       -- imported | verified | removed (the original was deleted)
+  rows_changed   INTEGER NOT NULL DEFAULT 0,  -- its rows deleted or replaced since (retention, purges, newer writes)
   note           TEXT,                -- quirks met while importing
   imported_at    TEXT NOT NULL,
   verified_at    TEXT,
@@ -64,3 +65,40 @@ CREATE VIEW event_log_jobs AS
   FROM events
   WHERE event_name IN ('job_started', 'job_completed', 'job_failed', 'job_paused', 'job_resumed')
     AND event_job_id IS NOT NULL;
+
+-- Count the rows of an import that leave afterwards (events clean, DLQ purge
+-- or removal, state versions pruned, documents deleted), so that `check` can
+-- tell a source pruned on purpose from a damaged one.
+CREATE TRIGGER events_leave_import AFTER DELETE ON events WHEN OLD.source_id IS NOT NULL
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1 WHERE id = OLD.source_id; END;
+CREATE TRIGGER dlq_items_leave_import AFTER DELETE ON dlq_items WHEN OLD.source_id IS NOT NULL
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1 WHERE id = OLD.source_id; END;
+CREATE TRIGGER job_states_leave_import AFTER DELETE ON job_states WHEN OLD.source_id IS NOT NULL
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1 WHERE id = OLD.source_id; END;
+CREATE TRIGGER sessions_leave_import AFTER DELETE ON sessions WHEN OLD.source_id IS NOT NULL
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1 WHERE id = OLD.source_id; END;
+CREATE TRIGGER workflow_checkpoints_leave_import AFTER DELETE ON workflow_checkpoints WHEN OLD.source_id IS NOT NULL
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1 WHERE id = OLD.source_id; END;
+
+-- INSERT OR REPLACE does not fire delete triggers (recursive_triggers is off):
+-- a newer document taking an imported document's key is counted before it lands.
+CREATE TRIGGER dlq_items_replace_import BEFORE INSERT ON dlq_items
+WHEN (SELECT source_id FROM dlq_items WHERE job_id = NEW.job_id AND item_id = NEW.item_id) IS NOT NULL
+ AND (SELECT source_id FROM dlq_items WHERE job_id = NEW.job_id AND item_id = NEW.item_id) IS NOT NEW.source_id
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1
+  WHERE id = (SELECT source_id FROM dlq_items WHERE job_id = NEW.job_id AND item_id = NEW.item_id); END;
+CREATE TRIGGER job_states_replace_import BEFORE INSERT ON job_states
+WHEN (SELECT source_id FROM job_states WHERE job_id = NEW.job_id AND version = NEW.version) IS NOT NULL
+ AND (SELECT source_id FROM job_states WHERE job_id = NEW.job_id AND version = NEW.version) IS NOT NEW.source_id
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1
+  WHERE id = (SELECT source_id FROM job_states WHERE job_id = NEW.job_id AND version = NEW.version); END;
+CREATE TRIGGER sessions_replace_import BEFORE INSERT ON sessions
+WHEN (SELECT source_id FROM sessions WHERE session_id = NEW.session_id) IS NOT NULL
+ AND (SELECT source_id FROM sessions WHERE session_id = NEW.session_id) IS NOT NEW.source_id
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1
+  WHERE id = (SELECT source_id FROM sessions WHERE session_id = NEW.session_id); END;
+CREATE TRIGGER workflow_checkpoints_replace_import BEFORE INSERT ON workflow_checkpoints
+WHEN (SELECT source_id FROM workflow_checkpoints WHERE workflow_id = NEW.workflow_id) IS NOT NULL
+ AND (SELECT source_id FROM workflow_checkpoints WHERE workflow_id = NEW.workflow_id) IS NOT NEW.source_id
+BEGIN UPDATE import_sources SET rows_changed = rows_changed + 1
+  WHERE id = (SELECT source_id FROM workflow_checkpoints WHERE workflow_id = NEW.workflow_id); END;

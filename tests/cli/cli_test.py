@@ -832,6 +832,23 @@ class MigrateTest(CliCase):
         self.js("migrate", "--keep-originals")
         self.assertEqual(self.js("info")["counts"]["events"], events, "a re-run imports nothing twice")
 
+    def test_pruning_imported_rows_is_a_note_not_a_failure(self):
+        self.make_legacy()
+        self.assertTrue(self.js("migrate")["ok"])
+        self.cli("check")
+        # Retention and a DLQ removal take imported rows on purpose.
+        self.cli("events", "clean", "--job", "global", "--keep-last", "1")
+        self.cli("dlq", "rm", "mapreduce-1758387792480", "item_2")
+        r = self.cli("check")
+        self.assertIn("changed on purpose since the import", r.stdout)
+        # Damage is still damage: an imported row edited by hand fails the check.
+        con = sqlite3.connect(self.db)
+        con.execute("UPDATE sessions SET json = json || ' ' WHERE source_id IS NOT NULL")
+        con.commit()
+        con.close()
+        r = self.cli("check", code=3)
+        self.assertIn("session_state.json", r.stdout + r.stderr)
+
     def test_import_paths_keeps_inputs(self):
         outside = os.path.join(self.tmp, "backup")
         src = self.write("events-20250920_170312.jsonl",

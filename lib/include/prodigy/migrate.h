@@ -155,6 +155,11 @@ struct ImportProblem {
   int64_t source_id = 0;
   std::filesystem::path path;
   std::string problem;
+  // The source no longer rebuilds because rows of it were deleted or replaced
+  // on purpose after the import (events clean, DLQ purge, newer state
+  // versions, later writes of the same document). Not damage: `check` reports
+  // it as a note, `export --legacy` as a file it cannot rebuild exactly.
+  bool changed_after_import = false;
 };
 std::vector<ImportProblem> CheckImports(GlobalStorage& storage);
 

@@ -160,7 +160,22 @@ std::vector<ImportProblem> CheckImports(GlobalStorage& storage) {
   std::vector<ImportProblem> out;
   for (const legacy::LedgerRow& r : impl.Read([&] { return legacy::LedgerAll(*impl.conn); })) {
     const std::string problem = impl.Read([&] { return legacy::ProveFromDatabase(*impl.conn, r); });
-    if (!problem.empty()) out.push_back({r.id, r.path, problem});
+    if (!problem.empty()) {
+      const int64_t changed = impl.Read([&] {
+        SQLite::Statement& q = impl.conn->Prepare("SELECT rows_changed FROM import_sources WHERE id = ?1");
+        q.bind(1, r.id);
+        return q.executeStep() ? q.getColumn(0).getInt64() : int64_t{0};
+      });
+      if (changed > 0) {
+        out.push_back({r.id, r.path,
+                       fmt::format("{} of its rows were removed or replaced after the import (retention, purge "
+                                   "or newer writes), so it no longer rebuilds byte for byte: {}",
+                                   changed, problem),
+                       true});
+      } else {
+        out.push_back({r.id, r.path, problem});
+      }
+    }
     if (r.status == legacy::kStatusRemoved) continue;
     legacy::FileStat now;
     if (!legacy::StatRegular(r.path, &now)) {
