@@ -281,7 +281,7 @@ def local_prodigy(base, full):
     write(f"{p}/cook-1754076473.json", pretty({
         "session_id": "cook-1754076473", "status": "Completed", "started_at": "2025-08-01T19:27:52.595655Z",
         "ended_at": None, "iterations_completed": 1, "files_changed": 2, "errors": [],
-        "working_directory": "/Users/glen/memento-mori/mmm", "worktree_name": None, "focus": None}))
+        "working_directory": "/Users/glen/src/my-repo", "worktree_name": None, "focus": None}))
     write(f"{p}/session_state.tmp.1758167434332000000", session_state(SESSION, "InProgress")[:100])
     write(f"{p}/checkpoints/{WORKFLOW}.checkpoint.tmp", "{")
     # Prodigy bookkeeping that is not storage data: never touched.
