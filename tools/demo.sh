@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 source tools/lib/setup.sh
 
 ensure_packages
-build_project build
-bin="$PWD/build/tools/cli/prodigy-store"
-
 work="$(mktemp -d /tmp/prodigy-demo.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
+echo "Building prodigy-store (meson, ninja)..."
+if ! build_project build >"$work/build.log" 2>&1; then
+  cat "$work/build.log" >&2
+  echo "The build failed; its log is above." >&2
+  exit 1
+fi
+bin="$PWD/build/tools/cli/prodigy-store"
 export HOME="$work/home"
 export PRODIGY_STORAGE_DIR="$work/store"
 mkdir -p "$HOME"
