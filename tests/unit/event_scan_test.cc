@@ -223,3 +223,15 @@ TEST_CASE("IsValidUtf8 finds a bad byte at any position of a long ASCII run") {
   CHECK(internal::IsValidUtf8("naïve — événement 😀 and plain ASCII after it"));
   CHECK_FALSE(internal::IsValidUtf8("twelve bytes\x80"));
 }
+
+TEST_CASE("IsValidUtf8 follows RFC 3629: no overlong forms, surrogates or code points above U+10FFFF") {
+  CHECK(internal::IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  CHECK(internal::IsValidUtf8("\xed\x9f\xbf"));          // U+D7FF, just below the surrogates
+  CHECK(internal::IsValidUtf8("\xf4\x8f\xbf\xbf"));      // U+10FFFF
+  CHECK_FALSE(internal::IsValidUtf8("\xc0\xaf"));        // overlong '/'
+  CHECK_FALSE(internal::IsValidUtf8("\xe0\x80\xaf"));    // overlong '/'
+  CHECK_FALSE(internal::IsValidUtf8("\xf0\x80\x80\xaf"));  // overlong '/'
+  CHECK_FALSE(internal::IsValidUtf8("\xed\xa0\x80"));    // U+D800, a surrogate
+  CHECK_FALSE(internal::IsValidUtf8("\xf4\x90\x80\x80"));  // U+110000
+  CHECK_FALSE(internal::IsValidUtf8("\xe2\x82"));        // cut short
+}

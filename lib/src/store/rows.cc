@@ -103,6 +103,13 @@ bool IsValidUtf8(std::string_view s) {
     for (size_t k = 1; k <= n; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
     }
+    // The second byte also rules out overlong forms, UTF-16 surrogates and
+    // code points above U+10FFFF (RFC 3629 table).
+    const unsigned char c1 = n > 0 ? static_cast<unsigned char>(s[i + 1]) : 0x80;
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
+        (c == 0xF4 && c1 > 0x8F)) {
+      return false;
+    }
     i += n + 1;
   }
   return true;
