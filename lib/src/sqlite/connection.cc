@@ -169,6 +169,14 @@ void Connection::ApplyMigrations() {
       // Another process may have applied it while we waited for the lock.
       if (db_->execAndGet("PRAGMA user_version").getInt() >= m.version) return;
       Log().debug("{}: applying migration {:04}_{}", path_.string(), m.version, m.name);
+      for (const EnsuredColumn& c : m.ensure_columns) {
+        SQLite::Statement has(*db_, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+        has.bind(1, c.table);
+        has.bind(2, c.column);
+        if (!has.executeStep()) {
+          db_->exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", c.table, c.column, c.definition));
+        }
+      }
       db_->exec(m.sql);
       db_->exec(fmt::format("PRAGMA user_version={}", m.version));
     });

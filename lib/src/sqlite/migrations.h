@@ -6,10 +6,19 @@
 
 namespace prodigy::internal {
 
+// A column the runner adds before the migration's SQL, only where it is
+// missing (declared in the .sql file by `-- ensure-column:`).
+struct EnsuredColumn {
+  const char* table;
+  const char* column;
+  const char* definition;
+};
+
 struct Migration {
   int version;
   const char* name;
   const char* sql;
+  std::vector<EnsuredColumn> ensure_columns;
 };
 
 // Ordered by version, 1..N.
