@@ -205,6 +205,24 @@ class S3Test(cli_test.CliCase):
         self.cli("restore", "--from", self.url)
         self.cli("check")
 
+    def test_events_clean_archives_to_s3_before_deleting(self):
+        self.populate()
+        url = f"s3://{BUCKET}/archives/old.jsonl.gz"
+        bad = dict(self.env, AWS_SECRET_ACCESS_KEY="WRONG-SECRET")
+        r = self.cli("events", "clean", "--job", cli_test.OLD_JOB, "--keep-last", "2", "--archive", url, code=1,
+                     env=bad)
+        self.assertIn("refused", r.stderr)
+        self.assertEqual(len(self.raw_lines(cli_test.OLD_JOB)), 10)
+        j = self.js("events", "clean", "--job", cli_test.OLD_JOB, "--keep-last", "2", "--archive", url)
+        self.assertEqual(j["archive"], url)
+        self.assertEqual(j["archived"], 8)
+        self.assertEqual(len(self.raw_lines(cli_test.OLD_JOB)), 2)
+        self.assertFalse([f for f in os.listdir(self.repo_dir) if f.startswith(".archive-upload")])
+        # The object is there: a second archive of that name is refused and deletes nothing.
+        r = self.cli("events", "clean", "--job", cli_test.OLD_JOB, "--keep-last", "1", "--archive", url, code=1)
+        self.assertIn("already exists", r.stderr)
+        self.assertEqual(len(self.raw_lines(cli_test.OLD_JOB)), 2)
+
     def test_server_down(self):
         self.populate()
         self.server.kill()

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "prodigy/config.h"
@@ -112,6 +113,15 @@ struct RecoveryReport {
 // unless `force`.
 RecoveryReport RecoverDatabase(const std::filesystem::path& repo_path, const StorageConfig& config,
                                bool force = false);
+
+// True for "s3://..." locations (usable only in builds with -Ds3=enabled).
+bool IsS3Url(std::string_view location);
+
+// Stores the local file `local` as the object `url` (s3://bucket/key) and
+// reads it back to compare SHA-256: when this returns, the object is there
+// and identical. An existing object is refused (kInvalidArgument), never
+// overwritten. For archives that must be safe before data is deleted.
+void UploadVerified(const std::filesystem::path& local, const std::string& url);
 
 }  // namespace prodigy
 

@@ -281,4 +281,37 @@ RestoreResult RestoreBackup(const fs::path& repo_path, const StorageConfig& conf
   return result;
 }
 
+bool IsS3Url(std::string_view location) { return internal::IsS3Url(location); }
+
+void UploadVerified(const fs::path& local, const std::string& url) {
+  if (!internal::IsS3Url(url)) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not an s3://bucket/key URL", url));
+  }
+  const size_t slash = url.find('/', 5);
+  if (slash == std::string::npos || slash + 1 == url.size()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: no object name; give s3://bucket/name.jsonl.gz", url));
+  }
+  auto target = internal::OpenTarget(url.substr(0, slash));
+  const std::string key = url.substr(slash + 1);
+  for (const std::string& existing : target->List(key)) {
+    if (existing == key) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{} already exists; choose another name (an archive "
+                                                           "is never overwritten)",
+                                                           url));
+    }
+  }
+  const internal::FileDigest want = internal::DigestFile(local);
+  target->PutFile(key, local);
+  internal::TempPaths tmp;
+  const fs::path back = tmp.Add(local.parent_path(), "upload-check");
+  target->GetFile(key, back);
+  const internal::FileDigest got = internal::DigestFile(back);
+  if (got.sha256 != want.sha256 || got.bytes != want.bytes) {
+    throw Error(ErrorCode::kVerificationFailed,
+                fmt::format("{} reads back as {} bytes with SHA-256 {}, not the {} bytes uploaded ({}); nothing "
+                            "was deleted",
+                            url, got.bytes, got.sha256, want.bytes, want.sha256));
+  }
+}
+
 }  // namespace prodigy
