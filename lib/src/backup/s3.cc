@@ -8,9 +8,13 @@
 // never part of a message or a log line.
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -153,16 +154,26 @@ SalvagedTable SalvageTable(const fs::path& db, const std::string& table, const s
   std::vector<std::vector<SqlValue>> backward;
   const std::string back_error = scan.Run(base + " ORDER BY " + desc_key, {}, &seen, &backward);
   std::vector<std::vector<SqlValue>> middle;
-  if (integer_key && !forward.empty() && !back_error.empty()) {
-    // Probe the gap between the two scans with growing steps.
-    int64_t lo = *forward.back()[0].Int();
-    const int64_t hi = backward.empty() ? INT64_MAX : *backward.back()[0].Int();
+  if (integer_key && !back_error.empty()) {
+    // Probe the gap between the two scans with growing steps (a damaged
+    // interior page can stop both scans at once).
+    const int64_t lo = forward.empty() ? 0 : forward.back()[0].Int().value_or(0);
+    const int64_t hi = backward.empty() ? INT64_MAX : backward.back()[0].Int().value_or(INT64_MAX);
     int64_t step = 1;
+    int64_t last_read = lo;
     for (int64_t start = lo; start < hi && start >= lo;) {
       std::vector<std::vector<SqlValue>> got;
       scan.Run(base + fmt::format(" WHERE {0} > ?1 AND {0} < ?2 ORDER BY {0}", key), {start, hi}, &seen, &got);
       if (!got.empty()) {
-        start = *got.back()[0].Int();
+        // A probe that jumped past the damage may have skipped readable rows
+        // before its first one: read back down towards the damage.
+        const int64_t first = got.front()[0].Int().value_or(start);
+        if (start > last_read) {
+          scan.Run(base + fmt::format(" WHERE {0} > ?1 AND {0} < ?2 ORDER BY {1}", key, desc_key),
+                   {last_read, first}, &seen, &middle);
+        }
+        start = got.back()[0].Int().value_or(hi);
+        last_read = start;
         for (auto& row : got) middle.push_back(std::move(row));
         step = 1;
       } else {
@@ -178,6 +189,11 @@ SalvagedTable SalvageTable(const fs::path& db, const std::string& table, const s
   t.rows = std::move(forward);
   for (auto& row : middle) t.rows.push_back(std::move(row));
   for (auto it = backward.rbegin(); it != backward.rend(); ++it) t.rows.push_back(std::move(*it));
+  if (integer_key) {
+    std::stable_sort(t.rows.begin(), t.rows.end(), [](const auto& a, const auto& b) {
+      return a[0].Int().value_or(0) < b[0].Int().value_or(0);
+    });
+  }
   sqlite3_close_v2(raw);
   return t;
 }
