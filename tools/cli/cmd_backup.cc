@@ -6,19 +6,11 @@
 namespace prodigy::cli {
 namespace {
 
+// The manifest's fields and where it is.
 Json BackupJson(const BackupInfo& b) {
-  return Json{{"name", b.name},
-              {"location", b.location},
-              {"repo_name", b.repo_name},
-              {"repo_path", b.repo_path},
-              {"database_id", b.database_id},
-              {"schema_version", b.schema_version},
-              {"created_at", b.created_at},
-              {"counts", CountsJson(b.counts)},
-              {"db_bytes", b.db_bytes},
-              {"db_sha256", b.db_sha256},
-              {"file_bytes", b.file_bytes},
-              {"file_sha256", b.file_sha256}};
+  Json j = Json::parse(BackupManifestJson(b));
+  j["location"] = b.location;
+  return j;
 }
 
 std::string CountsLine(const TableCounts& c) {

@@ -35,6 +35,16 @@ std::vector<RepoFolder> RepositoriesUnder(const fs::path& root) {
   return out;
 }
 
+Json CountsJson(const TableCounts& c) {
+  return Json{{"events", c.events},
+              {"dlq_items", c.dlq_items},
+              {"job_states", c.job_states},
+              {"sessions", c.sessions},
+              {"workflow_checkpoints", c.workflow_checkpoints},
+              {"unparsed_lines", c.unparsed_lines},
+              {"import_sources", c.import_sources}};
+}
+
 int RunInfo(Context& ctx) {
   StorageConfig config = ctx.Config();
   // info only looks: an existing database is opened without importing anything.

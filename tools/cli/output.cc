@@ -193,14 +193,4 @@ void Progress::Update(int64_t done, int64_t total) {
   std::fflush(stderr);
 }
 
-Json CountsJson(const TableCounts& c) {
-  return Json{{"events", c.events},
-              {"dlq_items", c.dlq_items},
-              {"job_states", c.job_states},
-              {"sessions", c.sessions},
-              {"workflow_checkpoints", c.workflow_checkpoints},
-              {"unparsed_lines", c.unparsed_lines},
-              {"import_sources", c.import_sources}};
-}
-
 }  // namespace prodigy::cli

@@ -10,15 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "prodigy/records.h"
-
 namespace prodigy::cli {
 
 // Key order of --json output is part of the documented interface.
 using Json = nlohmann::ordered_json;
-
-// The row counts of a database, as `info --json` and `backup --json` show them.
-Json CountsJson(const TableCounts& c);
 
 // Prints `j` (2-space indent) and a newline to stdout.
 void PrintJson(const Json& j);

@@ -41,6 +41,10 @@ struct BackupInfo {
   std::string file_sha256;
 };
 
+// The backup's manifest as stored: a JSON object with the fields above
+// (except `location`) plus "format", "format_version" and "file".
+std::string BackupManifestJson(const BackupInfo& backup);
+
 struct BackupOptions {
   // After a successful backup, remove this repository's oldest backups in
   // the target so that at most `keep` remain (0: keep all).

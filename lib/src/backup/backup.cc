@@ -41,7 +41,9 @@ Json CountsJson(const TableCounts& c) {
               {"import_sources", c.import_sources}};
 }
 
-std::string ManifestText(const BackupInfo& b) {
+}  // namespace
+
+std::string BackupManifestJson(const BackupInfo& b) {
   const Json j{{"format", kFormat},
                {"format_version", kFormatVersion},
                {"name", b.name},
@@ -58,6 +60,8 @@ std::string ManifestText(const BackupInfo& b) {
                {"file_sha256", b.file_sha256}};
   return j.dump(2) + "\n";
 }
+
+namespace {
 
 // Parses a manifest; `where` names it in errors.
 BackupInfo ParseManifest(const std::string& text, const std::string& where) {
@@ -177,7 +181,7 @@ BackupResult CreateBackup(GlobalStorage& storage, const std::string& target_name
   const std::string key = loc.name + "/" + b.name;
   target->PutFile(key + std::string(kDataSuffix), gz);
   // The manifest goes last: a backup interrupted before this line is never listed.
-  target->PutText(key + std::string(kManifestSuffix), ManifestText(b));
+  target->PutText(key + std::string(kManifestSuffix), BackupManifestJson(b));
   b.location = target->Describe(key + std::string(kManifestSuffix));
   Log().debug("backup {} of {} written", b.location, loc.db_path.string());
 

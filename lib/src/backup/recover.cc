@@ -428,7 +428,11 @@ RecoveryReport RecoverDatabase(const fs::path& repo_path, const StorageConfig& c
   const fs::path rebuilt = tmp.Add(loc.dir, "recover-new.db", true);
   recovery.Build(rebuilt, copy);
 
-  const fs::path aside_dir = loc.dir / ("damaged-" + internal::FileTimeStamp());
+  fs::path aside_dir = loc.dir / ("damaged-" + internal::FileTimeStamp());
+  std::error_code ec;
+  for (int n = 2; fs::exists(aside_dir, ec); ++n) {
+    aside_dir = loc.dir / fmt::format("damaged-{}-{}", internal::FileTimeStamp(), n);
+  }
   internal::EnsureDir(aside_dir, 0700);
   for (const std::string& rel : recovery.rejected_files()) {
     const fs::path to = aside_dir / "rejected-mirrors" / rel;
