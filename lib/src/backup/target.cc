@@ -116,7 +116,7 @@ bool IsS3Url(std::string_view target) { return target.starts_with("s3://"); }
 
 std::unique_ptr<BackupTarget> OpenTarget(const std::string& target) {
   if (IsS3Url(target)) {
-#ifdef PRODIGY_WITH_S3
+#if PRODIGY_WITH_S3
     return OpenS3Target(target);
 #else
     throw Error(ErrorCode::kConfig,

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "backup/backup_config.h"
+
 namespace prodigy::internal {
 
 class BackupTarget {
@@ -37,7 +39,7 @@ bool IsS3Url(std::string_view target);
 // target in a build without S3 is kConfig naming the option to rebuild with.
 std::unique_ptr<BackupTarget> OpenTarget(const std::string& target);
 
-#ifdef PRODIGY_WITH_S3
+#if PRODIGY_WITH_S3
 // s3://bucket/prefix with AWS_* credentials (backup/s3.cc).
 std::unique_ptr<BackupTarget> OpenS3Target(const std::string& url);
 #endif
