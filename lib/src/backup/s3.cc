@@ -47,10 +47,12 @@ std::string Env(const char* name) {
 std::string UriEncode(std::string_view s, bool keep_slash) {
   std::string out;
   for (const unsigned char c : s) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                       c == '_' || c == '.' || c == '~' || (keep_slash && c == '/');
-    if (plain) out.push_back(static_cast<char>(c));
-    else out += fmt::format("%{:02X}", c);
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/');
+    if (plain)
+      out.push_back(static_cast<char>(c));
+    else
+      out += fmt::format("%{:02X}", c);
   }
   return out;
 }
@@ -59,7 +61,8 @@ std::string XmlUnescape(std::string s) {
   const std::pair<const char*, const char*> entities[] = {
       {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
   for (const auto& [from, to] : entities) {
-    for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += std::strlen(to)) s.replace(p, std::strlen(from), to);
+    for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += std::strlen(to))
+      s.replace(p, std::strlen(from), to);
   }
   return s;
 }
@@ -100,9 +103,10 @@ class S3Target : public BackupTarget {
     secret_ = Env("AWS_SECRET_ACCESS_KEY");
     token_ = Env("AWS_SESSION_TOKEN");
     if (key_id_.empty() || secret_.empty()) {
-      throw Error(ErrorCode::kConfig, fmt::format("{}: S3 credentials are missing; set AWS_ACCESS_KEY_ID and "
-                                                  "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)",
-                                                  url));
+      throw Error(ErrorCode::kConfig,
+                  fmt::format("{}: S3 credentials are missing; set AWS_ACCESS_KEY_ID and "
+                              "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)",
+                              url));
     }
     region_ = Env("AWS_REGION");
     if (region_.empty()) region_ = Env("AWS_DEFAULT_REGION");
@@ -126,23 +130,29 @@ class S3Target : public BackupTarget {
                   fmt::format("{}: {} bytes is more than one S3 upload may hold (5 GiB); back up to a folder",
                               Describe(key), digest.bytes));
     }
-    Check(Send("PUT", key, "", digest.sha256, [&](CURL* c, FILE** file) {
-            *file = std::fopen(local.c_str(), "rb");
-            if (*file == nullptr) ThrowIo("cannot read", local, errno);
-            curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(c, CURLOPT_READDATA, *file);
-            curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(digest.bytes));
-          }, nullptr),
+    Check(Send(
+              "PUT", key, "", digest.sha256,
+              [&](CURL* c, FILE** file) {
+                *file = std::fopen(local.c_str(), "rb");
+                if (*file == nullptr) ThrowIo("cannot read", local, errno);
+                curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+                curl_easy_setopt(c, CURLOPT_READDATA, *file);
+                curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(digest.bytes));
+              },
+              nullptr),
           key, "upload");
   }
 
   void PutText(const std::string& key, std::string_view text) override {
     const std::string body(text);
-    Check(Send("PUT", key, "", Sha256Hex(body), [&](CURL* c, FILE**) {
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-          }, nullptr),
+    Check(Send(
+              "PUT", key, "", Sha256Hex(body),
+              [&](CURL* c, FILE**) {
+                curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+              },
+              nullptr),
           key, "upload");
   }
 
@@ -194,8 +204,9 @@ class S3Target : public BackupTarget {
   std::string ObjectName(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
 
   // One request with retries (5xx, timeouts, connection errors) and backoff.
-  Response Send(const char* method, const std::string& key, const std::string& query, const std::string& payload_sha,
-                const std::function<void(CURL*, FILE**)>& body, const fs::path* sink) {
+  Response Send(const char* method, const std::string& key, const std::string& query,
+                const std::string& payload_sha, const std::function<void(CURL*, FILE**)>& body,
+                const fs::path* sink) {
     std::string url = base_;
     if (!key.empty()) url += "/" + UriEncode(ObjectName(key), true);
     if (!query.empty()) url += (key.empty() ? "/?" : "?") + query;
@@ -205,7 +216,8 @@ class S3Target : public BackupTarget {
       const bool transient = r.curl != CURLE_OK || r.status >= 500;
       if (!transient || attempt == kAttempts) break;
       Log().debug("{} {}: {}, retry {} of {}", method, Describe(key),
-                  r.curl != CURLE_OK ? r.curl_error : fmt::format("HTTP {}", r.status), attempt, kAttempts - 1);
+                  r.curl != CURLE_OK ? r.curl_error : fmt::format("HTTP {}", r.status), attempt,
+                  kAttempts - 1);
       std::this_thread::sleep_for(std::chrono::milliseconds(250 << (attempt - 1)));
     }
     return r;
@@ -260,18 +272,19 @@ class S3Target : public BackupTarget {
       FILE** file;
     } out{&r, c, sink, &download};
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* data, size_t, size_t n, void* user) -> size_t {
-      Sink* s = static_cast<Sink*>(user);
-      long status = 0;
-      curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
-      if (s->path && status == 200) {
-        if (*s->file == nullptr) *s->file = std::fopen(s->path->c_str(), "wb");
-        if (*s->file == nullptr || std::fwrite(data, 1, n, *s->file) != n) return 0;
-        return n;
-      }
-      s->r->body.append(data, n);
-      return n;
-    });
+    curl_easy_setopt(
+        c, CURLOPT_WRITEFUNCTION, +[](char* data, size_t, size_t n, void* user) -> size_t {
+          Sink* s = static_cast<Sink*>(user);
+          long status = 0;
+          curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
+          if (s->path && status == 200) {
+            if (*s->file == nullptr) *s->file = std::fopen(s->path->c_str(), "wb");
+            if (*s->file == nullptr || std::fwrite(data, 1, n, *s->file) != n) return 0;
+            return n;
+          }
+          s->r->body.append(data, n);
+          return n;
+        });
     r.curl = curl_easy_perform(c);
     if (r.curl != CURLE_OK) r.curl_error = error[0] ? error : curl_easy_strerror(r.curl);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
@@ -290,9 +303,10 @@ class S3Target : public BackupTarget {
   void Check(const Response& r, const std::string& key, std::string_view what) const {
     const std::string where = Describe(key);
     if (r.curl != CURLE_OK) {
-      throw Error(ErrorCode::kIo, fmt::format("S3 {} of {} failed after {} attempts: {} (endpoint {}); check the "
-                                              "network and AWS_ENDPOINT_URL",
-                                              what, where, kAttempts, r.curl_error, Endpoint()));
+      throw Error(ErrorCode::kIo,
+                  fmt::format("S3 {} of {} failed after {} attempts: {} (endpoint {}); check the "
+                              "network and AWS_ENDPOINT_URL",
+                              what, where, kAttempts, r.curl_error, Endpoint()));
     }
     if (r.status >= 200 && r.status < 300) return;
     const auto codes = XmlValues(r.body, "Code");
@@ -300,18 +314,21 @@ class S3Target : public BackupTarget {
     const std::string code = codes.empty() ? fmt::format("HTTP {}", r.status) : codes[0];
     const std::string message = messages.empty() ? "" : ": " + messages[0];
     if (code == "NoSuchBucket") {
-      throw Error(ErrorCode::kNotFound, fmt::format("S3 bucket {} does not exist at {}; create it or fix the URL",
-                                                    bucket_, Endpoint()));
+      throw Error(
+          ErrorCode::kNotFound,
+          fmt::format("S3 bucket {} does not exist at {}; create it or fix the URL", bucket_, Endpoint()));
     }
     if (r.status == 403 || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
         code == "AccessDenied") {
-      throw Error(ErrorCode::kConfig,
-                  fmt::format("S3 {} of {} was refused ({}{}); check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
-                              "AWS_SESSION_TOKEN and AWS_REGION (key id {})",
-                              what, where, code, message, key_id_));
+      throw Error(
+          ErrorCode::kConfig,
+          fmt::format("S3 {} of {} was refused ({}{}); check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+                      "AWS_SESSION_TOKEN and AWS_REGION (key id {})",
+                      what, where, code, message, key_id_));
     }
-    throw Error(r.status >= 500 ? ErrorCode::kIo : ErrorCode::kInvalidArgument,
-                fmt::format("S3 {} of {} failed: {}{} (endpoint {})", what, where, code, message, Endpoint()));
+    throw Error(
+        r.status >= 500 ? ErrorCode::kIo : ErrorCode::kInvalidArgument,
+        fmt::format("S3 {} of {} failed: {}{} (endpoint {})", what, where, code, message, Endpoint()));
   }
 
   std::string Endpoint() const { return endpoint_.empty() ? "AWS S3 " + region_ : endpoint_; }
