@@ -158,14 +158,14 @@ class S3Target : public BackupTarget {
 
   std::optional<std::string> GetText(const std::string& key) override {
     Response r = Send("GET", key, "", kEmptySha256, nullptr, nullptr);
-    if (r.status == 404) return std::nullopt;
+    if (r.status == 404 && !IsNoSuchBucket(r)) return std::nullopt;
     Check(r, key, "download");
     return std::move(r.body);
   }
 
   void GetFile(const std::string& key, const fs::path& local) override {
     Response r = Send("GET", key, "", kEmptySha256, nullptr, &local);
-    if (r.status == 404 && XmlValues(r.body, "Code") != std::vector<std::string>{"NoSuchBucket"}) {
+    if (r.status == 404 && !IsNoSuchBucket(r)) {
       throw Error(ErrorCode::kNotFound, fmt::format("{} does not exist", Describe(key)));
     }
     Check(r, key, "download");
@@ -201,6 +201,11 @@ class S3Target : public BackupTarget {
   }
 
  private:
+  static bool IsNoSuchBucket(const Response& r) {
+    const auto codes = XmlValues(r.body, "Code");
+    return !codes.empty() && codes[0] == "NoSuchBucket";
+  }
+
   std::string ObjectName(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
 
   // One request with retries (5xx, timeouts, connection errors) and backoff.
