@@ -149,7 +149,8 @@ int RunClean(Context& ctx) {
   const bool upload = archive_path && IsS3Url(*archive_path);
   if (archive_path && !dry_run) {
     archive = std::make_unique<GzipArchive>(
-        upload ? store.location().dir / fmt::format(".archive-upload-{}.jsonl.gz", ::getpid()) : *archive_path);
+        upload ? store.location().dir / fmt::format(".archive-upload-{}.jsonl.gz", ::getpid())
+               : std::filesystem::path(*archive_path));
   }
   struct RemoveLocal {
     const GzipArchive* archive;
