@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/lib/setup.sh
+source tools/lib/all_features.sh
 
 stress=false
 for arg in "$@"; do
@@ -19,27 +20,37 @@ build_dir="${PRODIGY_BUILD_DIR:-build}"
 build_project "$build_dir"
 meson configure "$build_dir" -Dstress="$stress" >/dev/null
 
-suites=(unit process legacy cli)
+suites=(unit process legacy cli backup)
 $stress && suites+=(stress)
 args=()
 for s in "${suites[@]}"; do args+=(--suite "$s"); done
 
 status=0
 meson test -C "$build_dir" --print-errorlogs --num-processes 2 "${args[@]}" || status=$?
+logs=("$build_dir/meson-logs/testlog.json")
+
+# The second build with every optional backend (tools/lib/all_features.sh).
+# PRODIGY_SKIP_ALL_FEATURES=1 leaves it out of a quick local run; CI runs it.
+if [ "${PRODIGY_SKIP_ALL_FEATURES:-0}" != 1 ]; then
+  all_dir="${PRODIGY_ALL_BUILD_DIR:-build-all}"
+  run_all_features "$all_dir" || status=$?
+  logs+=("$all_dir/meson-logs/testlog.json")
+fi
 
 # meson prints no closing tally of its own: count the results it logged.
-python3 - "$build_dir/meson-logs/testlog.json" <<'PY'
+python3 - "${logs[@]}" <<'PY'
 import json, sys
 passed = failed = skipped = 0
-with open(sys.argv[1]) as log:
-    for line in log:
-        result = json.loads(line)["result"]
-        if result in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif result == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
+for path in sys.argv[1:]:
+    with open(path) as log:
+        for line in log:
+            result = json.loads(line)["result"]
+            if result in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif result == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
 tail = f", {skipped} skipped" if skipped else ""
 print(f"{passed} passed, {failed} failed{tail}")
 sys.exit(1 if failed or passed == 0 else 0)

@@ -122,6 +122,7 @@ std::vector<Command> DocumentCommands();  // state, sessions, checkpoints
 std::vector<Command> ExportCommands();
 std::vector<Command> MigrateCommands();   // migrate, import
 std::vector<Command> CheckCommands();
+std::vector<Command> BackupCommands();    // backup, backup ls, restore
 
 // Legacy Prodigy data of the repository (roots), without writing anything.
 std::vector<std::filesystem::path> LegacyRoots(Context& ctx);

@@ -34,6 +34,38 @@ bool IsDatabaseFinding(const Error& e) {
   return e.code() == ErrorCode::kCorruption || e.code() == ErrorCode::kTooNew;
 }
 
+Json RecoveryJson(const RecoveryReport& r) {
+  Json kinds = Json::object();
+  for (const RecoveryKindReport& k : r.kinds) {
+    kinds[k.kind] = Json{{"from_database", k.from_database}, {"from_mirrors", k.from_mirrors},
+                         {"mirror_newer", k.mirror_newer}, {"rejected", k.rejected}};
+  }
+  return Json{{"needed", r.needed},
+              {"damaged_copy", r.needed ? Json(r.damaged_copy.string()) : Json(nullptr)},
+              {"kinds", kinds},
+              {"ledger_rows", r.ledger_rows},
+              {"problems", r.problems}};
+}
+
+void PrintRecovery(const RecoveryReport& r) {
+  std::printf("recovery   the database was damaged and has been rebuilt from what was readable plus the "
+              "mirror files\n  - damaged file kept as %s\n",
+              r.damaged_copy.c_str());
+  for (const RecoveryKindReport& k : r.kinds) {
+    std::printf("  - %s: %lld from the database, %lld only in the mirror files, %lld newer in the mirror "
+                "files, %lld rejected\n",
+                k.kind.c_str(), static_cast<long long>(k.from_database), static_cast<long long>(k.from_mirrors),
+                static_cast<long long>(k.mirror_newer), static_cast<long long>(k.rejected));
+  }
+  std::printf("  - import ledger: %lld rows read back\n", static_cast<long long>(r.ledger_rows));
+  for (size_t i = 0; i < r.problems.size() && i < kShownProblems; ++i) {
+    std::printf("  - %s\n", r.problems[i].c_str());
+  }
+  if (r.problems.size() > kShownProblems) {
+    std::printf("  ... and %zu more (--json lists all)\n", r.problems.size() - kShownProblems);
+  }
+}
+
 int RunCheck(Context& ctx) {
   const bool repair = ctx.Flag("repair");
   const RepositoryLocation& loc = ctx.Location();
@@ -43,6 +75,9 @@ int RunCheck(Context& ctx) {
   }
   StorageConfig config = ctx.Config();
   config.migration = MigrationPolicy::kOff;  // a check changes no data
+  // A damaged database is rebuilt first; the checks below then judge the result.
+  std::optional<RecoveryReport> recovery;
+  if (repair) recovery = RecoverDatabase(ctx.RepoPath(), config, ctx.Flag("force"));
   Progress progress(ctx.show_progress(), "check");
   std::vector<Section> sections;
 
@@ -124,10 +159,12 @@ int RunCheck(Context& ctx) {
   for (const Section& s : sections) ok = ok && s.problems.empty();
   if (ctx.json()) {
     Json j{{"db_path", loc.db_path.string()}, {"ok", ok}, {"repair", repair}};
+    if (recovery) j["recovery"] = RecoveryJson(*recovery);
     for (const Section& s : sections) j[s.name] = SectionJson(s);
     PrintJson(j);
   } else {
     std::printf("database   %s\n", loc.db_path.c_str());
+    if (recovery && recovery->needed) PrintRecovery(*recovery);
     for (const Section& s : sections) {
       std::printf("%-10s %s\n", s.name.c_str(), s.status.c_str());
       for (size_t i = 0; i < s.problems.size() && i < kShownProblems; ++i) {
@@ -142,7 +179,9 @@ int RunCheck(Context& ctx) {
   std::fflush(stdout);
   std::string hint;
   if (!sections[0].problems.empty()) {
-    hint = "the database is damaged: restore it from a backup, or move it aside and re-import";
+    hint = "the database is damaged: run 'prodigy-store check --repair' to rebuild it from what is still "
+           "readable plus the mirror files (the damaged file is kept), or 'prodigy-store restore --from "
+           "BACKUP_DIR' (docs/backup.md)";
   } else if (!sections[2].problems.empty()) {
     hint = "run 'prodigy-store check --repair' to rewrite the mirrors from the database";
   } else {
@@ -160,10 +199,16 @@ std::vector<Command> CheckCommands() {
       .summary = "verify the database, the import ledger and the mirror files",
       .details = "Runs PRAGMA integrity_check, re-proves every legacy import from the database\n"
                  "(and that originals not removed still match), and compares every mirror file\n"
-                 "with what the database holds. Exit 3 when anything is wrong. --repair rewrites\n"
-                 "the mirror files from the database (the database is the truth), then checks again.",
+                 "with what the database holds. Exit 3 when anything is wrong. --repair first\n"
+                 "rebuilds a damaged database from what is still readable plus the mirror files\n"
+                 "(the damaged file is kept in damaged-<time>/; docs/backup.md), then rewrites the\n"
+                 "mirror files from the database (the database is the truth) and checks again.",
       .examples = {"prodigy-store check", "prodigy-store check --repair"},
-      .options = [](cxxopts::Options& o) { o.add_options()("repair", "rewrite the mirrors from the database"); },
+      .options =
+          [](cxxopts::Options& o) {
+            o.add_options()("repair", "rebuild a damaged database, then rewrite the mirrors from the database")(
+                "force", "with --repair: rebuild even while other processes have the database open");
+          },
       .run = RunCheck,
   }};
 }

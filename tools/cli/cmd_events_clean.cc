@@ -7,6 +7,8 @@
 // --archive the removed records are written (gzip JSONL, verbatim) and
 // fsync'd first; the deletes are then bounded by the highest seq seen while
 // planning, so an event appended meanwhile is never removed unarchived.
+#include <unistd.h>
+
 #include <memory>
 #include <set>
 
@@ -142,7 +144,23 @@ int RunClean(Context& ctx) {
   }
 
   std::unique_ptr<GzipArchive> archive;
-  if (archive_path && !dry_run) archive = std::make_unique<GzipArchive>(*archive_path);
+  // An s3:// archive is written beside the database first, then uploaded
+  // and read back before any delete; the local file goes afterwards.
+  const bool upload = archive_path && IsS3Url(*archive_path);
+  if (archive_path && !dry_run) {
+    archive = std::make_unique<GzipArchive>(
+        upload ? store.location().dir / fmt::format(".archive-upload-{}.jsonl.gz", ::getpid())
+               : std::filesystem::path(*archive_path));
+  }
+  struct RemoveLocal {
+    const GzipArchive* archive;
+    bool active;
+    ~RemoveLocal() {
+      std::error_code ec;
+      if (active && archive) std::filesystem::remove(archive->path(), ec);
+    }
+  } remove_local{archive.get(), upload};
+  const std::string archive_name = upload ? *archive_path : archive ? archive->path().string() : "";
   std::vector<JobPlan> plans;
   {
     Progress progress(ctx.show_progress(), "planning");
@@ -162,6 +180,7 @@ int RunClean(Context& ctx) {
   if (!dry_run) {
     // The archive is on disk (fsync'd, renamed into place) before any delete.
     if (archive) archive->Commit();
+    if (archive && upload) UploadVerified(archive->path(), *archive_path);
     for (const JobPlan& p : plans) deleted += Apply(store, p, limits);
   }
 
@@ -175,7 +194,7 @@ int RunClean(Context& ctx) {
                       {"kept", p.events - p.remove}});
     }
     PrintJson(Json{{"dry_run", dry_run},
-                   {"archive", archive ? Json(archive->path().string()) : Json(nullptr)},
+                   {"archive", archive ? Json(archive_name) : Json(nullptr)},
                    {"archived", archive ? archive->lines() : 0},
                    {"planned", planned},
                    {"removed", deleted},
@@ -195,8 +214,7 @@ int RunClean(Context& ctx) {
     } else {
       std::printf("removed %lld events (%s)%s\n", static_cast<long long>(deleted),
                   HumanBytes(planned_bytes).c_str(),
-                  archive ? fmt::format("; archived {} records to {}", archive->lines(),
-                                        archive->path().string()).c_str()
+                  archive ? fmt::format("; archived {} records to {}", archive->lines(), archive_name).c_str()
                           : "");
     }
   }
@@ -230,7 +248,7 @@ Command EventsCleanCommand() {
                 ("max-size", "keep each job's newest events within SIZE bytes of JSONL (100MB, 1GiB)",
                  cxxopts::value<std::string>(), "SIZE")
                 ("dry-run", "show what would be removed; change nothing")
-                ("archive", "first write the removed records to FILE (gzip JSONL)", cxxopts::value<std::string>(),
+                ("archive", "first write the removed records to FILE (gzip JSONL), or to s3://bucket/key (uploaded and read back before anything is deleted)", cxxopts::value<std::string>(),
                  "FILE");
           },
       .run = RunClean,

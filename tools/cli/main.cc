@@ -20,7 +20,7 @@ constexpr const char* kProgram = "prodigy-store";
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto set : {InfoCommands, MigrateCommands, ExportCommands, EventsCommands, DlqCommands,
-                   DocumentCommands, CheckCommands}) {
+                   DocumentCommands, CheckCommands, BackupCommands}) {
     for (Command& c : set()) all.push_back(std::move(c));
   }
   return all;
@@ -117,12 +117,19 @@ int Run(int argc, char** argv) {
   std::vector<std::string> words;
   std::vector<std::string> rest;
   bool help = false;
+  bool own_options = false;
   for (int i = 1; i < argc; ++i) {
     const std::string token = argv[i];
     // `help events show` names a command like `events show --help` does.
     const size_t base = !words.empty() && words[0] == "help" ? 1 : 0;
-    const bool want_word =
-        words.size() == base || (words.size() == base + 1 && groups.count(words[base]));
+    const bool group_word = words.size() == base + 1 && groups.count(words[base]);
+    // A group that is also a command (`backup --to DIR` beside `backup ls DIR`):
+    // its own options end the command words.
+    if (group_word && names.count(words[base]) && token.starts_with("-") && !IsGlobalWithValue(token) &&
+        !IsGlobalFlag(token) && token != "-h" && token != "--help") {
+      own_options = true;
+    }
+    const bool want_word = !own_options && (words.size() == base || group_word);
     if (token == "-h" || token == "--help") help = true;
     if (want_word && !token.starts_with("-")) {
       words.push_back(token);
@@ -151,8 +158,10 @@ int Run(int argc, char** argv) {
     }
     UsageExit("no command given", fmt::format("{} [global options] COMMAND [options]", kProgram), kProgram);
   }
-  if (groups.count(words[0]) && words.size() == 1) {
+  if (groups.count(words[0]) && words.size() == 1 && (help || !names.count(words[0]))) {
     if (help) {
+      auto self = std::find_if(commands.begin(), commands.end(), [&](const Command& c) { return c.name == words[0]; });
+      if (self != commands.end()) std::fputs((CommandHelp(*self) + "\n").c_str(), stdout);
       std::fputs(OverviewHelp(commands, words[0]).c_str(), stdout);
       return kExitOk;
     }

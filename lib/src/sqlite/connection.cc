@@ -24,8 +24,9 @@ Error MapSqliteError(const SQLite::Exception& e, std::string_view context) {
                                context, e.what()));
     case SQLITE_CORRUPT:
       return Error(ErrorCode::kCorruption,
-                   fmt::format("{} is damaged (SQLite: {}); run 'prodigy-store check' and restore "
-                               "from a backup or re-import",
+                   fmt::format("{} is damaged (SQLite: {}); run 'prodigy-store check --repair' to "
+                               "rebuild it from what is readable plus the mirror files, or "
+                               "'prodigy-store restore --from BACKUP_DIR' (docs/backup.md)",
                                context, e.what()));
     case SQLITE_FULL:
       return Error(ErrorCode::kIo, fmt::format("{}: the disk is full (SQLite: {}); free space and "
