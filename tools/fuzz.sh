@@ -19,7 +19,7 @@ targets=("$@")
 
 ensure_packages "${PRODIGY_SANITIZE_PACKAGES[@]}"
 build_dir="${PRODIGY_SANITIZE_BUILD_DIR:-build-sanitize}"
-build_sanitized "$build_dir" address,undefined
+build_sanitized "$build_dir" address,undefined $(printf 'tests/fuzz/fuzz_%s ' "${targets[@]}")
 
 corpus_root="${PRODIGY_FUZZ_CORPUS:-}"
 scratch="$(mktemp -d /tmp/prodigy-fuzz-XXXXXX)"

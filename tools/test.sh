@@ -40,10 +40,15 @@ meson test -C "$build_dir" --print-errorlogs --num-processes 2 "${args[@]}" || s
 logs=("$build_dir/meson-logs/testlog.json")
 ensure_packages "${PRODIGY_SANITIZE_PACKAGES[@]}"
 san_dir="${PRODIGY_SANITIZE_BUILD_DIR:-build-sanitize}"
-build_sanitized "$san_dir" address,undefined
+fuzz_targets=(event_scan extractors legacy_scan time encode config discovery)
+if [ -n "$sanitize" ]; then
+  build_sanitized "$san_dir" address,undefined
+else
+  build_sanitized "$san_dir" address,undefined $(printf 'tests/fuzz/fuzz_%s ' "${fuzz_targets[@]}")
+fi
 fuzz_log="$san_dir/meson-logs/fuzzlog.json"
 : >"$fuzz_log"
-for t in event_scan extractors legacy_scan time encode config discovery; do
+for t in "${fuzz_targets[@]}"; do
   if tools/fuzz.sh "${PRODIGY_FUZZ_SMOKE_SECONDS:-10}" "$t"; then r=OK; else r=FAIL; status=1; fi
   echo "{\"name\": \"fuzz_$t\", \"result\": \"$r\"}" >>"$fuzz_log"
 done
