@@ -95,8 +95,10 @@ class PathRunner {
   void Restore() { ReplaceTree(template_, sb_.root); }
 
   void Trial(const FaultKind& kind, int64_t n, bool persistent) {
-    CAPTURE(path_.name);
-    CAPTURE(kind.name);
+    const std::string path_name = path_.name;
+    CAPTURE(path_name);
+    const std::string kind_name = kind.name;
+    CAPTURE(kind_name);
     CAPTURE(n);
     CAPTURE(persistent);
     Restore();
@@ -165,7 +167,8 @@ TEST_CASE("opening and migrating a new database survives an I/O error at every o
   for (const FaultKind& kind : kKinds) {
     for (int64_t n = 1; n <= counts[static_cast<int>(kind.op)]; ++n) {
       for (bool persistent : {false, true}) {
-        CAPTURE(kind.name);
+        const std::string kind_name = kind.name;
+    CAPTURE(kind_name);
         CAPTURE(n);
         CAPTURE(persistent);
         Sandbox sb;
@@ -217,9 +220,10 @@ TEST_CASE("the legacy import of every kind survives an I/O error at every operat
   }
   int trials = 0, failed = 0;
   for (const FaultKind& kind : kKinds) {
-    for (int64_t n = 1; n <= counts[static_cast<int>(kind.op)]; ++n) {
+    for (const int64_t n : FaultPoints(counts[static_cast<int>(kind.op)])) {
       for (bool persistent : {false, true}) {
-        CAPTURE(kind.name);
+        const std::string kind_name = kind.name;
+    CAPTURE(kind_name);
         CAPTURE(n);
         CAPTURE(persistent);
         Sandbox sb;

@@ -32,7 +32,7 @@ inline std::string Fingerprint(GlobalStorage& storage, const std::string& skip_j
   }
   for (const DlqItem& item : storage.ListDlqItems()) {
     out += fmt::format("D {} {} {} {}\n", item.job_id, item.item_id,
-                       item.reprocess_requested_at.value_or("-"), item.json);
+                       item.reprocess_requested_at ? "marked" : "-", item.json);  // when marked varies
   }
   for (const JobState& latest : storage.ListJobStates()) {
     for (const JobState& s : storage.StateHistory(latest.job_id)) {
@@ -51,6 +51,21 @@ inline std::string Fingerprint(GlobalStorage& storage, const std::string& skip_j
   out.clear();
   for (const std::string& line : lines) out += line + "\n";
   return out;
+}
+
+// The N at which to inject a fault into a run of `count` operations: every N
+// in the stress suite; otherwise every N of the first 32 and 32 spread evenly
+// over the rest, which keeps a whole legacy migration (thousands of
+// operations) within minutes.
+inline std::vector<int64_t> FaultPoints(int64_t count) {
+  std::vector<int64_t> points;
+  const int64_t dense = 32;
+  for (int64_t n = 1; n <= count && (n <= dense || StressScale() > 1); ++n) points.push_back(n);
+  if (count <= dense || StressScale() > 1) return points;
+  const int64_t rest = count - dense;
+  for (int64_t i = 1; i <= dense; ++i) points.push_back(dense + std::max<int64_t>(1, rest * i / dense));
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+  return points;
 }
 
 // Replaces `to` by a copy of the folder `from` (a closed store).

@@ -70,10 +70,12 @@ TEST_CASE("a write whose mirror files fail still commits, and the next write hea
       after = Fingerprint(s);
     }
     for (const Errno& kind : kMirrorFaults) {
-      for (int64_t n = 1; n <= count[static_cast<int>(kind.call)]; ++n) {
+      for (const int64_t n : FaultPoints(count[static_cast<int>(kind.call)])) {
         for (bool persistent : {false, true}) {
-          CAPTURE(path.name);
-          CAPTURE(kind.name);
+          const std::string path_name = path.name;
+          CAPTURE(path_name);
+          const std::string kind_name = kind.name;
+    CAPTURE(kind_name);
           CAPTURE(n);
           CAPTURE(persistent);
           ReplaceTree(template_dir, sb.root);
@@ -118,9 +120,10 @@ TEST_CASE("the importer keeps every original when its reads or deletes fail") {
   }
   int trials = 0, failed = 0;
   for (const Errno& kind : kImporterFaults) {
-    for (int64_t n = 1; n <= count[static_cast<int>(kind.call)]; ++n) {
+    for (const int64_t n : FaultPoints(count[static_cast<int>(kind.call)])) {
       for (bool persistent : {false, true}) {
-        CAPTURE(kind.name);
+        const std::string kind_name = kind.name;
+    CAPTURE(kind_name);
         CAPTURE(n);
         CAPTURE(persistent);
         Sandbox sb;
