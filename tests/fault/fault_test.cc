@@ -85,10 +85,11 @@ class PathRunner {
         for (bool persistent : {false, true}) Trial(kind, n, persistent);
       }
     }
-    MESSAGE(fmt::format("{}: {} trials, {} faults delivered, {} calls failed cleanly, {} succeeded "
-                        "despite the fault, {} committed though reported failed",
-                        path_.name, tally_.trials, tally_.fired, tally_.failed_calls,
-                        tally_.succeeded_despite_fault, tally_.committed_but_reported_failed));
+    MESSAGE(
+        fmt::format("{}: {} trials, {} faults delivered, {} calls failed cleanly, {} succeeded "
+                    "despite the fault, {} committed though reported failed",
+                    path_.name, tally_.trials, tally_.fired, tally_.failed_calls,
+                    tally_.succeeded_despite_fault, tally_.committed_but_reported_failed));
   }
 
  private:
@@ -124,7 +125,8 @@ class PathRunner {
       CHECK_MESSAGE(now == after_, "a call that succeeded did not store its change");
     }
     // The same object keeps working: the next write succeeds and mirrors catch up.
-    const auto next = Outcome([&] { s.AppendEvent("next-call", EventJson(7, "agent_started", "next-call")); });
+    const auto next =
+        Outcome([&] { s.AppendEvent("next-call", EventJson(7, "agent_started", "next-call")); });
     CHECK_MESSAGE(!next, "the next call failed: ", next.value_or(""));
     CHECK(s.CheckMirrors().empty());
     // A fresh connection sees the same, sound database.
@@ -168,7 +170,7 @@ TEST_CASE("opening and migrating a new database survives an I/O error at every o
     for (int64_t n = 1; n <= counts[static_cast<int>(kind.op)]; ++n) {
       for (bool persistent : {false, true}) {
         const std::string kind_name = kind.name;
-    CAPTURE(kind_name);
+        CAPTURE(kind_name);
         CAPTURE(n);
         CAPTURE(persistent);
         Sandbox sb;
@@ -194,7 +196,6 @@ TEST_CASE("opening and migrating a new database survives an I/O error at every o
   }
   MESSAGE(fmt::format("open/migrate: {} trials, {} failed cleanly", trials, failed));
 }
-
 
 TEST_CASE("the legacy import of every kind survives an I/O error at every operation") {
   fault::Install();
@@ -223,7 +224,7 @@ TEST_CASE("the legacy import of every kind survives an I/O error at every operat
     for (const int64_t n : FaultPoints(counts[static_cast<int>(kind.op)])) {
       for (bool persistent : {false, true}) {
         const std::string kind_name = kind.name;
-    CAPTURE(kind_name);
+        CAPTURE(kind_name);
         CAPTURE(n);
         CAPTURE(persistent);
         Sandbox sb;

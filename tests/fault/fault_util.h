@@ -114,11 +114,10 @@ inline std::vector<WritePath> WritePaths() {
                      s.AddDlqItem(kJob, DlqItemJson("item_9", "2025-09-23T17:05:40.000093Z"));
                    }});
   paths.push_back({"DLQ remove", Baseline, [](GlobalStorage& s) { s.RemoveDlqItem(kJob, "item_2"); }});
-  paths.push_back({"DLQ purge", Baseline, [](GlobalStorage& s) {
-                     s.PurgeDlqItems(*ParseTimestamp("2025-09-22T00:00:00Z"));
-                   }});
-  paths.push_back({"DLQ mark for reprocessing", Baseline,
-                   [](GlobalStorage& s) { s.MarkDlqForReprocessing(kJob); }});
+  paths.push_back({"DLQ purge", Baseline,
+                   [](GlobalStorage& s) { s.PurgeDlqItems(*ParseTimestamp("2025-09-22T00:00:00Z")); }});
+  paths.push_back(
+      {"DLQ mark for reprocessing", Baseline, [](GlobalStorage& s) { s.MarkDlqForReprocessing(kJob); }});
   paths.push_back({"session save", Baseline,
                    [](GlobalStorage& s) { s.SaveSession(SessionJson("cook-2", "InProgress")); }});
   paths.push_back({"session update", Baseline,

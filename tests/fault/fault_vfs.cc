@@ -21,9 +21,9 @@ constexpr int64_t kSector = 512;
 // One change made to a file since its last sync, with the bytes it replaced.
 struct Change {
   bool truncate = false;
-  int64_t offset = 0;   // write offset, or the new size of a truncation
-  std::string data;     // bytes written (writes only)
-  std::string before;   // bytes the change overwrote or cut off
+  int64_t offset = 0;  // write offset, or the new size of a truncation
+  std::string data;    // bytes written (writes only)
+  std::string before;  // bytes the change overwrote or cut off
 };
 
 struct FileHistory {
@@ -200,9 +200,7 @@ int ShimFileControl(sqlite3_file* f, int op, void* arg) {
   return Real(f)->pMethods->xFileControl(Real(f), op, arg);
 }
 int ShimSectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
-int ShimDeviceCharacteristics(sqlite3_file* f) {
-  return Real(f)->pMethods->xDeviceCharacteristics(Real(f));
-}
+int ShimDeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCharacteristics(Real(f)); }
 int ShimShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
   if (int rc = Check(Op::kShm)) return rc;
   return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
@@ -215,11 +213,24 @@ int ShimShmUnmap(sqlite3_file* f, int del) { return Real(f)->pMethods->xShmUnmap
 
 const sqlite3_io_methods kMethods = {
     2,  // no xFetch/xUnfetch: SQLite reads through xRead, where faults reach it
-    ShimClose,       ShimRead,       ShimWrite,         ShimTruncate,
-    ShimSync,        ShimFileSize,   ShimLock,          ShimUnlock,
-    ShimCheckReservedLock, ShimFileControl, ShimSectorSize, ShimDeviceCharacteristics,
-    ShimShmMap,      ShimShmLock,    ShimShmBarrier,    ShimShmUnmap,
-    nullptr,         nullptr,
+    ShimClose,
+    ShimRead,
+    ShimWrite,
+    ShimTruncate,
+    ShimSync,
+    ShimFileSize,
+    ShimLock,
+    ShimUnlock,
+    ShimCheckReservedLock,
+    ShimFileControl,
+    ShimSectorSize,
+    ShimDeviceCharacteristics,
+    ShimShmMap,
+    ShimShmLock,
+    ShimShmBarrier,
+    ShimShmUnmap,
+    nullptr,
+    nullptr,
 };
 
 int VfsOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* out_flags) {
@@ -309,16 +320,19 @@ void WriteAt(int fd, const std::string& data, int64_t offset) {
 }  // namespace
 
 const char* OpName(Op op) {
-  static const char* const kNames[] = {"read", "write", "sync", "truncate", "lock",
-                                       "open", "fstat", "shm-map", "delete", "any"};
+  static const char* const kNames[] = {"read", "write", "sync",    "truncate", "lock",
+                                       "open", "fstat", "shm-map", "delete",   "any"};
   return kNames[static_cast<int>(op)];
 }
 
 const char* LossModeName(LossMode mode) {
   switch (mode) {
-    case LossMode::kDropAll: return "drop-all";
-    case LossMode::kRandomKeep: return "random-subset";
-    case LossMode::kTorn: return "torn";
+    case LossMode::kDropAll:
+      return "drop-all";
+    case LossMode::kRandomKeep:
+      return "random-subset";
+    case LossMode::kTorn:
+      return "torn";
   }
   return "?";
 }
@@ -438,7 +452,8 @@ void PowerLoss(LossMode mode, uint64_t seed) {
       while (pos < end) {
         const int64_t next = std::min(end, (pos / kSector + 1) * kSector);
         if (rng() % 2 == 0) {
-          WriteAt(fd, c.data.substr(static_cast<size_t>(pos - c.offset), static_cast<size_t>(next - pos)), pos);
+          WriteAt(fd, c.data.substr(static_cast<size_t>(pos - c.offset), static_cast<size_t>(next - pos)),
+                  pos);
         }
         pos = next;
       }

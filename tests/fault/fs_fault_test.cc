@@ -26,15 +26,15 @@ struct Errno {
 };
 
 const Errno kMirrorFaults[] = {
-    {Call::kOpen, ENOSPC, "open ENOSPC"},   {Call::kOpen, EACCES, "open EACCES"},
-    {Call::kWrite, ENOSPC, "write ENOSPC"}, {Call::kWrite, EIO, "write EIO"},
-    {Call::kClose, EIO, "close EIO"},       {Call::kRename, ENOSPC, "rename ENOSPC"},
+    {Call::kOpen, ENOSPC, "open ENOSPC"},     {Call::kOpen, EACCES, "open EACCES"},
+    {Call::kWrite, ENOSPC, "write ENOSPC"},   {Call::kWrite, EIO, "write EIO"},
+    {Call::kClose, EIO, "close EIO"},         {Call::kRename, ENOSPC, "rename ENOSPC"},
     {Call::kRename, EACCES, "rename EACCES"}, {Call::kUnlink, EIO, "unlink EIO"},
 };
 
 const Errno kImporterFaults[] = {
-    {Call::kOpen, EACCES, "open EACCES"}, {Call::kOpen, EIO, "open EIO"},
-    {Call::kRead, EIO, "read EIO"},       {Call::kUnlink, EIO, "unlink EIO"},
+    {Call::kOpen, EACCES, "open EACCES"},     {Call::kOpen, EIO, "open EIO"},
+    {Call::kRead, EIO, "read EIO"},           {Call::kUnlink, EIO, "unlink EIO"},
     {Call::kUnlink, EACCES, "unlink EACCES"}, {Call::kClose, EIO, "close EIO"},
 };
 
@@ -65,7 +65,8 @@ TEST_CASE("a write whose mirror files fail still commits, and the next write hea
       GlobalStorage s = sb.Open();
       fault::libc::Arm(Call::kAny, 0, 0, false, (sb.root / "my-repo").string());
       path.run(s);
-      for (int i = 0; i <= static_cast<int>(Call::kAny); ++i) count[i] = fault::libc::Count(static_cast<Call>(i));
+      for (int i = 0; i <= static_cast<int>(Call::kAny); ++i)
+        count[i] = fault::libc::Count(static_cast<Call>(i));
       fault::libc::Disarm();
       after = Fingerprint(s);
     }
@@ -75,7 +76,7 @@ TEST_CASE("a write whose mirror files fail still commits, and the next write hea
           const std::string path_name = path.name;
           CAPTURE(path_name);
           const std::string kind_name = kind.name;
-    CAPTURE(kind_name);
+          CAPTURE(kind_name);
           CAPTURE(n);
           CAPTURE(persistent);
           ReplaceTree(template_dir, sb.root);
@@ -110,7 +111,8 @@ TEST_CASE("the importer keeps every original when its reads or deletes fail") {
     const auto originals = Files(sb.repo);
     fault::libc::Arm(Call::kAny, 0, 0, false, sb.repo.string());
     REQUIRE(Migrate(sb.repo, sb.Config()).ok());
-    for (int i = 0; i <= static_cast<int>(Call::kAny); ++i) count[i] = fault::libc::Count(static_cast<Call>(i));
+    for (int i = 0; i <= static_cast<int>(Call::kAny); ++i)
+      count[i] = fault::libc::Count(static_cast<Call>(i));
     fault::libc::Disarm();
     GlobalStorage s = sb.Open();
     expected = Fingerprint(s);
@@ -123,7 +125,7 @@ TEST_CASE("the importer keeps every original when its reads or deletes fail") {
     for (const int64_t n : FaultPoints(count[static_cast<int>(kind.call)])) {
       for (bool persistent : {false, true}) {
         const std::string kind_name = kind.name;
-    CAPTURE(kind_name);
+        CAPTURE(kind_name);
         CAPTURE(n);
         CAPTURE(persistent);
         Sandbox sb;
@@ -136,8 +138,9 @@ TEST_CASE("the importer keeps every original when its reads or deletes fail") {
         fault::libc::Disarm();
         if (error || !report.ok()) ++failed;
         for (const LegacySource& src : report.sources) {
-          if (!src.error.empty()) CHECK_MESSAGE(src.error.find(src.path.filename().string()) != std::string::npos,
-                                                "the error does not name the file: ", src.error);
+          if (!src.error.empty())
+            CHECK_MESSAGE(src.error.find(src.path.filename().string()) != std::string::npos,
+                          "the error does not name the file: ", src.error);
         }
         std::set<std::string> verified;
         {

@@ -123,12 +123,12 @@ int64_t Count(Call call) {
 using prodigy::fault::libc::Call;
 namespace shim = prodigy::fault::libc;
 
-#define PRODIGY_FAIL_WITH(err_expr) \
-  do {                              \
+#define PRODIGY_FAIL_WITH(err_expr)  \
+  do {                               \
     if (const int e_ = (err_expr)) { \
-      errno = e_;                   \
-      return -1;                    \
-    }                               \
+      errno = e_;                    \
+      return -1;                     \
+    }                                \
   } while (0)
 
 extern "C" {

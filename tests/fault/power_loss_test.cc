@@ -27,8 +27,8 @@
 namespace prodigy::test {
 namespace {
 
-constexpr int kOps = 120;        // write calls per child
-constexpr int kBatch = 5;        // every 10th call appends a batch of this many
+constexpr int kOps = 120;  // write calls per child
+constexpr int kBatch = 5;  // every 10th call appends a batch of this many
 constexpr int kExitPowerLoss = 42;
 
 void Say(int fd, const std::string& line) {
@@ -45,8 +45,10 @@ void Say(int fd, const std::string& line) {
     fault::PowerLoss(mode, seed);
     ::_exit(kExitPowerLoss);
   };
-  if (power_at > 0) fault::OnNthWriteOrSync(power_at, cut);
-  else fault::OnNthWriteOrSync(0, nullptr);
+  if (power_at > 0)
+    fault::OnNthWriteOrSync(power_at, cut);
+  else
+    fault::OnNthWriteOrSync(0, nullptr);
   try {
     GlobalStorage s = GlobalStorage::OpenWithConfig(sb.repo, config);
     int next_id = 0;
@@ -81,8 +83,8 @@ struct ChildResult {
   std::vector<std::string> lines;
 };
 
-ChildResult RunWorkload(const Sandbox& sb, const StorageConfig& config, int64_t power_at, fault::LossMode mode,
-                     uint64_t seed) {
+ChildResult RunWorkload(const Sandbox& sb, const StorageConfig& config, int64_t power_at,
+                        fault::LossMode mode, uint64_t seed) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   const pid_t pid = ::fork();
@@ -112,8 +114,8 @@ ChildResult RunWorkload(const Sandbox& sb, const StorageConfig& config, int64_t 
 
 struct Figures {
   int trials = 0;
-  int max_lost_events = 0;     // acknowledged events missing after the power loss
-  int max_lost_commits = 0;    // acknowledged write calls missing
+  int max_lost_events = 0;   // acknowledged events missing after the power loss
+  int max_lost_commits = 0;  // acknowledged write calls missing
   int trials_with_loss = 0;
 };
 
@@ -216,16 +218,18 @@ TEST_CASE("power loss never corrupts the database nor loses what synchronous pro
       REQUIRE(std::sscanf(clean.lines.back().c_str(), "T %ld", &total) == 1);
       REQUIRE(total > kOps);
     }
-    for (fault::LossMode mode : {fault::LossMode::kDropAll, fault::LossMode::kRandomKeep, fault::LossMode::kTorn}) {
+    for (fault::LossMode mode :
+         {fault::LossMode::kDropAll, fault::LossMode::kRandomKeep, fault::LossMode::kTorn}) {
       Figures fig;
       for (int t = 0; t < trials; ++t) {
         const int64_t at = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(total));
         Trial(sync, mode, at, rng(), &fig);
       }
-      MESSAGE(fmt::format("synchronous={} {}: {} trials, {} with acknowledged writes lost, at most {} calls "
-                          "({} events) lost",
-                          sync == Synchronous::kFull ? "full" : "normal", fault::LossModeName(mode), fig.trials,
-                          fig.trials_with_loss, fig.max_lost_commits, fig.max_lost_events));
+      MESSAGE(
+          fmt::format("synchronous={} {}: {} trials, {} with acknowledged writes lost, at most {} calls "
+                      "({} events) lost",
+                      sync == Synchronous::kFull ? "full" : "normal", fault::LossModeName(mode), fig.trials,
+                      fig.trials_with_loss, fig.max_lost_commits, fig.max_lost_events));
     }
   }
 }

@@ -35,7 +35,7 @@ const std::string kScratch = "scratch-log";
 
 // Shared with the children through an anonymous shared mapping.
 struct Board {
-  std::atomic<int64_t> acked[kWriters];   // appends acknowledged per writer
+  std::atomic<int64_t> acked[kWriters];  // appends acknowledged per writer
   std::atomic<int64_t> busy_errors;
   std::atomic<int64_t> other_errors;
   std::atomic<int64_t> cleaned;
@@ -93,12 +93,14 @@ void Writer(const Sandbox& sb, Board* board, int w, int appends) {
     board->acked[w] = ++n;
     // The other writes, now and then.
     if (choice == 90) s.WriteState(job, StateJson(job, static_cast<int>(n)));
-    if (choice == 91) s.AddDlqItem(job, DlqItemJson(fmt::format("item_{}", n % 7), "2025-09-20T17:05:40.000093Z"));
+    if (choice == 91)
+      s.AddDlqItem(job, DlqItemJson(fmt::format("item_{}", n % 7), "2025-09-20T17:05:40.000093Z"));
     if (choice == 92) s.RemoveDlqItem(job, fmt::format("item_{}", n % 7));
     if (choice == 93) s.MarkDlqForReprocessing(job);
     if (choice == 94) s.SaveSession(SessionJson(fmt::format("cook-{}", w), "Failed"));
     if (choice == 95) s.UpdateSessionStatus(fmt::format("cook-{}", w), "Completed");
-    if (choice == 96) s.SaveCheckpoint(CheckpointJson(fmt::format("workflow-{}", w), "2025-09-18T03:51:00.000000Z"));
+    if (choice == 96)
+      s.SaveCheckpoint(CheckpointJson(fmt::format("workflow-{}", w), "2025-09-18T03:51:00.000000Z"));
     if (choice == 97) s.AppendEvent(kScratch, SoakEvent(w, n, kScratch));
     if (choice == 98) s.PurgeDlqItems(*ParseTimestamp("2025-09-21T00:00:00Z"), job);
   }
@@ -163,10 +165,12 @@ TEST_CASE("soak: writers killed at random, a cleaner, readers and a migration, n
   const auto start = std::chrono::steady_clock::now();
   pid_t writers[kWriters];
   int kills[kWriters] = {};
-  for (int w = 0; w < kWriters; ++w) writers[w] = Spawn([&, w] { return Guard(board, [&] { Writer(sb, board, w, appends); }); });
+  for (int w = 0; w < kWriters; ++w)
+    writers[w] = Spawn([&, w] { return Guard(board, [&] { Writer(sb, board, w, appends); }); });
   const pid_t cleaner = Spawn([&] { return Guard(board, [&] { Cleaner(sb, board); }); });
   pid_t readers[2];
-  for (int r = 0; r < 2; ++r) readers[r] = Spawn([&, r] { return Guard(board, [&] { Reader(sb, board, r); }); });
+  for (int r = 0; r < 2; ++r)
+    readers[r] = Spawn([&, r] { return Guard(board, [&] { Reader(sb, board, r); }); });
   const pid_t migrator = Spawn([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     return Guard(board, [&] { ThrowIfFailed(Migrate(sb.repo, sb.Config())); });
@@ -239,12 +243,13 @@ TEST_CASE("soak: writers killed at random, a cleaner, readers and a migration, n
   CHECK(ListImports(s).size() > 0);  // the migration ran alongside
   CHECK(max_rss_mb < 256);
   CHECK(max_wal < (int64_t{128} << 20));
-  MESSAGE(fmt::format("soak: {} writers x {} appends in {:.1f} s ({:.0f} appends/s), {} SIGKILLs and restarts, "
-                      "{} duplicates of unacknowledged calls, {} busy errors, {} scratch events cleaned, {} reader "
-                      "passes, max RSS {} MB, max WAL {:.1f} MB",
-                      kWriters, appends, seconds, static_cast<double>(total) / seconds, restarts, duplicates,
-                      board->busy_errors.load(), board->cleaned.load(), board->reads.load(), max_rss_mb,
-                      static_cast<double>(max_wal) / (1 << 20)));
+  MESSAGE(fmt::format(
+      "soak: {} writers x {} appends in {:.1f} s ({:.0f} appends/s), {} SIGKILLs and restarts, "
+      "{} duplicates of unacknowledged calls, {} busy errors, {} scratch events cleaned, {} reader "
+      "passes, max RSS {} MB, max WAL {:.1f} MB",
+      kWriters, appends, seconds, static_cast<double>(total) / seconds, restarts, duplicates,
+      board->busy_errors.load(), board->cleaned.load(), board->reads.load(), max_rss_mb,
+      static_cast<double>(max_wal) / (1 << 20)));
   ::munmap(mem, sizeof(Board));
 }
 

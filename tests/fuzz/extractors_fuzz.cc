@@ -18,10 +18,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(e.json.find('\n') == std::string::npos);  // one JSONL line
         break;
       }
-      case 1: internal::ExtractDlqItem("job", json); break;
-      case 2: internal::ExtractJobState("job", json); break;
-      case 3: internal::ExtractSession(json); break;
-      case 4: internal::ExtractCheckpoint(json); break;
+      case 1:
+        internal::ExtractDlqItem("job", json);
+        break;
+      case 2:
+        internal::ExtractJobState("job", json);
+        break;
+      case 3:
+        internal::ExtractSession(json);
+        break;
+      case 4:
+        internal::ExtractCheckpoint(json);
+        break;
     }
   } catch (const Error& e) {
     FUZZ_CHECK(!e.message().empty());

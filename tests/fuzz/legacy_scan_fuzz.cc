@@ -61,8 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const SourceError&) {
   } catch (const Error&) {
   }
-  static const Kind kDocKinds[] = {Kind::kDlqItem, Kind::kDlqIndex, Kind::kJobState,
-                                   Kind::kJobStateMeta, Kind::kSession, Kind::kWorkflowCheckpoint};
+  static const Kind kDocKinds[] = {Kind::kDlqItem,      Kind::kDlqIndex, Kind::kJobState,
+                                   Kind::kJobStateMeta, Kind::kSession,  Kind::kWorkflowCheckpoint};
   Source source;
   source.kind = kDocKinds[(data[0] >> 1) % 6];
   source.path = "/nonexistent/.prodigy/mapreduce/jobs/job/checkpoint-v1.json";
