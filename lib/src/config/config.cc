@@ -49,8 +49,10 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
                                                 where.column, e.description()));
   }
   config->config_files.push_back(file);
-  for (const auto& [key_node, value] : table) {
-    const std::string key(key_node.str());
+  for (const auto& entry : table) {
+    // Not a structured binding: clang before 16 cannot capture one in the lambdas below.
+    const auto& value = entry.second;
+    const std::string key(entry.first.str());
     auto want_bool = [&]() {
       if (!value.is_boolean()) BadKey(file, key, "must be true or false");
       return value.as_boolean()->get();

@@ -90,18 +90,37 @@ int64_t FileSize(const fs::path& p) {
   return st.st_size;
 }
 
-// "<a> <b>" from a small sidecar file; nullopt when missing or malformed.
-std::optional<std::pair<int64_t, int64_t>> ReadMark(const fs::path& p) {
+// "<a> <b> [<boot>]" from a small sidecar file; nullopt when missing or malformed.
+std::optional<std::pair<int64_t, int64_t>> ReadMark(const fs::path& p, std::string* boot = nullptr) {
   auto text = ReadFileIfExists(p);
   if (!text) return std::nullopt;
   long long a = 0, b = 0;
-  if (std::sscanf(text->c_str(), "%lld %lld", &a, &b) != 2) return std::nullopt;
+  char id[64] = "";
+  if (std::sscanf(text->c_str(), "%lld %lld %63s", &a, &b, id) < 2) return std::nullopt;
+  if (boot != nullptr) *boot = id;
   return std::make_pair(static_cast<int64_t>(a), static_cast<int64_t>(b));
 }
 
 // Fixed width, so an in-place overwrite always replaces every byte.
-void WriteMark(const fs::path& p, int64_t a, int64_t b) {
-  OverwriteSmallFile(p, fmt::format("{:020} {:020}\n", a, b));
+void WriteMark(const fs::path& p, int64_t a, int64_t b, std::string_view boot = {}) {
+  OverwriteSmallFile(p, boot.empty() ? fmt::format("{:020} {:020}\n", a, b)
+                                     : fmt::format("{:020} {:020} {}\n", a, b, boot));
+}
+
+// This boot of the machine (a UUID on Linux, empty elsewhere). Mirror files
+// are not synced: a power loss can take their last writes, so a mark written
+// in an earlier boot does not vouch for them.
+const std::string& BootId() {
+  static const std::string id = [] {
+    std::string text;
+    try {
+      text = ReadFileIfExists("/proc/sys/kernel/random/boot_id").value_or("");
+    } catch (const std::exception&) {
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text;
+  }();
+  return id;
 }
 
 void RemoveTree(const fs::path& p) {
@@ -169,7 +188,8 @@ void Mirror::Sync() noexcept {
 
 void Mirror::SyncLocked() {
   const fs::path mark_path = loc_.dir / ".mirror-mark";
-  auto mark_pair = ReadMark(mark_path);
+  std::string mark_boot;
+  auto mark_pair = ReadMark(mark_path, &mark_boot);
   int64_t min_seq = 0, max_seq = 0;
   {
     ReadSnapshot snap(conn_);
@@ -186,9 +206,17 @@ void Mirror::SyncLocked() {
     min_seq = range.getColumn(0).getInt64();
     max_seq = range.getColumn(1).getInt64();
     range.reset();
-    if (max_seq <= mark && mark_pair) return;
+    // The files may hold less than the mark says. When the database went back
+    // (a power loss undid its last commits with synchronous = normal, or an
+    // older copy was put back) they hold changes it no longer has: rewrite
+    // them all. When the mark was written before an OS restart, the files'
+    // last writes may have been lost with the power although the mark was
+    // not: check them all.
+    const bool went_back = mark_pair && max_seq < mark;
+    const bool earlier_boot = mark_pair && !mark_boot.empty() && mark_boot != BootId();
+    if (max_seq == mark && mark_pair && !earlier_boot) return;
 
-    bool full = foreign_mark || min_seq > mark + 1;  // or changes were pruned before being mirrored
+    bool full = foreign_mark || min_seq > mark + 1 || went_back;  // or changes were pruned before being mirrored
     struct Pending {
       std::set<std::string> events, events_rewrite, state, sessions, checkpoints, dlq_whole;
       std::map<std::string, std::set<std::string>> dlq_items;
@@ -211,10 +239,12 @@ void Mirror::SyncLocked() {
         else full = true;  // a "gap" row, or a kind this binary does not know
       }
     }
-    if (full) {
-      Log().debug("{}: regenerating all mirror files", loc_.dir.string());
+    if (full || earlier_boot) {
+      Log().debug("{}: {} all mirror files", loc_.dir.string(), full ? "regenerating" : "checking");
+      // A check keeps event logs whose length matches their own mark, appending what is missing.
+      std::set<std::string>& logs = full ? p.events_rewrite : p.events;
       SQLite::Statement& jobs = conn_.Prepare("SELECT DISTINCT job_id FROM events");
-      while (jobs.executeStep()) p.events_rewrite.insert(jobs.getColumn(0).getString());
+      while (jobs.executeStep()) logs.insert(jobs.getColumn(0).getString());
       SQLite::Statement& dlq = conn_.Prepare("SELECT DISTINCT job_id FROM dlq_items");
       while (dlq.executeStep()) p.dlq_whole.insert(dlq.getColumn(0).getString());
       SQLite::Statement& st = conn_.Prepare("SELECT DISTINCT job_id FROM job_states");
@@ -239,7 +269,7 @@ void Mirror::SyncLocked() {
     for (const auto& id : p.checkpoints) SyncCheckpoint(id);
     if (full) RemoveStrays();
   }
-  WriteMark(mark_path, max_seq, DatabaseId());
+  WriteMark(mark_path, max_seq, DatabaseId(), BootId());
   // Keep the change log short; the newest row stays so the sequence is known.
   if (max_seq - min_seq > 256 && sqlite3_get_autocommit(conn_.db().getHandle()) != 0) {
     conn_.Write([&](WriteTxn& txn) {
