@@ -292,7 +292,7 @@ class BasicsTest(CliCase):
         self.assertTrue(any(line.endswith("...") for line in table), "long details are cut to the width")
         progress = self.run_on_pty(["check"], "stderr")
         self.assertIn("checking (opening)", progress)  # the first step is drawn at once
-        self.assertRegex(progress, r"\rchecking: 3/3 in \d+\.\d s\r\n$", "a clean final line ends the progress")
+        self.assertRegex(progress, r"\r\x1b\[Kchecking: 3/3 in \d+\.\d s\r\n$", "a clean final line ends the progress")
         quiet = self.run_on_pty(["-q", "check"], "stderr")
         self.assertEqual(quiet, "")
         self.assertEqual(self.cli("check").stderr, "", "no progress when stderr is not a terminal")
