@@ -9,6 +9,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -97,10 +98,33 @@ char* Dup(std::string_view s) {
   return p;
 }
 
-// Sets *out to a copy of the document, or to NULL when there is none.
+// A copy of the document, or NULL when there is none.
 template <typename Record>
-void Output(const std::optional<Record>& record, char** out) {
-  *out = record ? Dup(record->json) : nullptr;
+char* Text(const std::optional<Record>& record) {
+  return record ? Dup(record->json) : nullptr;
+}
+
+// A call that returns a string through `out`: `out` is required and set to
+// NULL first, so that a failure never leaves a stale pointer; then the store
+// is required and `fn(storage)` makes the string (or NULL: nothing there).
+template <typename Fn>
+prodigy_status WithOutput(const char* function, prodigy_store* store, const char* out_name, char** out, Fn&& fn) {
+  return Guard([&] {
+    Require(out, function, out_name);
+    *out = nullptr;
+    Require(store, function, "store");
+    *out = fn(store->storage);
+  });
+}
+
+// A document looked up by one id (NULL when there is none).
+template <typename Load>
+prodigy_status LoadDocument(const char* function, prodigy_store* store, const char* id, const char* id_name,
+                            char** out_json, Load&& load) {
+  return WithOutput(function, store, "out_json", out_json, [&](prodigy::GlobalStorage& storage) {
+    Require(id, function, id_name);
+    return Text(load(storage, std::string_view(id)));
+  });
 }
 
 // A JSON array of verbatim documents (their bytes are kept as written).
@@ -157,12 +181,8 @@ prodigy_status prodigy_open(const char* repo_path, const char* storage_dir, prod
 void prodigy_close(prodigy_store* store) { delete store; }
 
 prodigy_status prodigy_db_path(prodigy_store* store, char** out_path) {
-  return Guard([&] {
-    Require(out_path, "prodigy_db_path", "out_path");
-    *out_path = nullptr;
-    Require(store, "prodigy_db_path", "store");
-    *out_path = Dup(store->storage.location().db_path.string());
-  });
+  return WithOutput("prodigy_db_path", store, "out_path", out_path,
+                    [](prodigy::GlobalStorage& storage) { return Dup(storage.location().db_path.string()); });
 }
 
 // ---- Events -----------------------------------------------------------------
@@ -325,34 +345,25 @@ prodigy_status prodigy_dlq_add(prodigy_store* store, const char* job_id, const c
 }
 
 prodigy_status prodigy_dlq_get(prodigy_store* store, const char* job_id, const char* item_id, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_dlq_get", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_dlq_get", "store");
+  return WithOutput("prodigy_dlq_get", store, "out_json", out_json, [&](prodigy::GlobalStorage& storage) {
     Require(job_id, "prodigy_dlq_get", "job_id");
     Require(item_id, "prodigy_dlq_get", "item_id");
-    Output(store->storage.GetDlqItem(job_id, item_id), out_json);
+    return Text(storage.GetDlqItem(job_id, item_id));
   });
 }
 
 prodigy_status prodigy_dlq_list(prodigy_store* store, const char* job_id, int64_t limit, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_dlq_list", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_dlq_list", "store");
+  return WithOutput("prodigy_dlq_list", store, "out_json", out_json, [&](prodigy::GlobalStorage& storage) {
     prodigy::DlqFilter filter;
     if (job_id != nullptr) filter.job_id = job_id;
     if (limit >= 0) filter.limit = limit;
-    *out_json = JsonArray(store->storage.ListDlqItems(filter));
+    return JsonArray(storage.ListDlqItems(filter));
   });
 }
 
 prodigy_status prodigy_dlq_stats(prodigy_store* store, const char* job_id, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_dlq_stats", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_dlq_stats", "store");
-    const prodigy::DlqStats s = store->storage.GetDlqStats(job_id ? job_id : "");
+  return WithOutput("prodigy_dlq_stats", store, "out_json", out_json, [&](prodigy::GlobalStorage& storage) {
+    const prodigy::DlqStats s = storage.GetDlqStats(job_id ? job_id : "");
     using Json = nlohmann::ordered_json;
     Json categories = Json::array();
     for (const prodigy::GroupCount& g : s.error_categories) {
@@ -366,7 +377,7 @@ prodigy_status prodigy_dlq_stats(prodigy_store* store, const char* job_id, char*
                  {"oldest_item", s.oldest_item ? Json(*s.oldest_item) : Json(nullptr)},
                  {"newest_item", s.newest_item ? Json(*s.newest_item) : Json(nullptr)},
                  {"error_categories", categories}};
-    *out_json = Dup(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+    return Dup(j.dump(-1, ' ', false, Json::error_handler_t::replace));
   });
 }
 
@@ -394,13 +405,8 @@ prodigy_status prodigy_state_write(prodigy_store* store, const char* job_id, con
 }
 
 prodigy_status prodigy_state_read(prodigy_store* store, const char* job_id, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_state_read", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_state_read", "store");
-    Require(job_id, "prodigy_state_read", "job_id");
-    Output(store->storage.ReadState(job_id), out_json);
-  });
+  return LoadDocument("prodigy_state_read", store, job_id, "job_id", out_json,
+                      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.ReadState(id); });
 }
 
 // ---- Sessions -----------------------------------------------------------------
@@ -414,22 +420,13 @@ prodigy_status prodigy_session_save(prodigy_store* store, const char* session_js
 }
 
 prodigy_status prodigy_session_load(prodigy_store* store, const char* session_id, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_session_load", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_session_load", "store");
-    Require(session_id, "prodigy_session_load", "session_id");
-    Output(store->storage.LoadSession(session_id), out_json);
-  });
+  return LoadDocument("prodigy_session_load", store, session_id, "session_id", out_json,
+                      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.LoadSession(id); });
 }
 
 prodigy_status prodigy_session_list(prodigy_store* store, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_session_list", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_session_list", "store");
-    *out_json = JsonArray(store->storage.ListSessions());
-  });
+  return WithOutput("prodigy_session_list", store, "out_json", out_json,
+                    [](prodigy::GlobalStorage& storage) { return JsonArray(storage.ListSessions()); });
 }
 
 // ---- Workflow checkpoints -------------------------------------------------------
@@ -443,22 +440,13 @@ prodigy_status prodigy_checkpoint_save(prodigy_store* store, const char* checkpo
 }
 
 prodigy_status prodigy_checkpoint_load(prodigy_store* store, const char* workflow_id, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_checkpoint_load", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_checkpoint_load", "store");
-    Require(workflow_id, "prodigy_checkpoint_load", "workflow_id");
-    Output(store->storage.LoadCheckpoint(workflow_id), out_json);
-  });
+  return LoadDocument("prodigy_checkpoint_load", store, workflow_id, "workflow_id", out_json,
+                      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.LoadCheckpoint(id); });
 }
 
 prodigy_status prodigy_checkpoint_latest(prodigy_store* store, char** out_json) {
-  return Guard([&] {
-    Require(out_json, "prodigy_checkpoint_latest", "out_json");
-    *out_json = nullptr;
-    Require(store, "prodigy_checkpoint_latest", "store");
-    Output(store->storage.LatestCheckpoint(), out_json);
-  });
+  return WithOutput("prodigy_checkpoint_latest", store, "out_json", out_json,
+                    [](prodigy::GlobalStorage& storage) { return Text(storage.LatestCheckpoint()); });
 }
 
 }  // extern "C"
