@@ -21,6 +21,8 @@ import tempfile
 import time
 import unittest
 
+import json_schema
+
 EXE = None
 FIXTURE = None
 SHARED = os.environ.get("PRODIGY_SHARED_DATA")
@@ -62,11 +64,26 @@ class CliCase(unittest.TestCase):
                          f"{' '.join(args)}: exit {r.returncode}, want {code}\nstdout: {r.stdout}\nstderr: {r.stderr}")
         return r
 
+    GROUPS = ("events", "dlq", "state", "sessions", "checkpoints")
+
+    def check_schema(self, args, value):
+        """--json output must match its schema in docs/json-schema/ (machine output stays stable)."""
+        words = [a for a in args if not a.startswith("-")]
+        command = words[0] + (" " + words[1] if words[0] in self.GROUPS and len(words) > 1 else "")
+        problems = json_schema.errors(value, json_schema.load(command))
+        self.assertEqual(problems, [], f"'{' '.join(args)}' --json output does not match "
+                                       f"{os.path.relpath(json_schema.schema_path(command))}")
+
     def js(self, *args, code=0):
-        return json.loads(self.cli("--json", *args, code=code).stdout)
+        value = json.loads(self.cli("--json", *args, code=code).stdout)
+        self.check_schema(args, value)
+        return value
 
     def jsonl(self, *args):
-        return [json.loads(line) for line in self.cli("--json", *args).stdout.splitlines()]
+        values = [json.loads(line) for line in self.cli("--json", *args).stdout.splitlines()]
+        for value in values:
+            self.check_schema(args, value)
+        return values
 
     def raw_lines(self, job):
         return self.cli("events", "show", job, "--raw").stdout.splitlines()
@@ -81,6 +98,24 @@ class CliCase(unittest.TestCase):
 
 
 class BasicsTest(CliCase):
+    def test_relative_storage_dir_in_config_is_relative_to_the_config_file(self):
+        os.makedirs(os.path.join(self.home, ".prodigy"))
+        with open(os.path.join(self.home, ".prodigy", "config.toml"), "w") as f:
+            f.write('storage_dir = "../prodigy-data"\n')
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(elsewhere)
+        for cwd in (self.repo, elsewhere):
+            j = json.loads(self.cli("--json", "info", "--repo", self.repo, globals_=False, cwd=cwd).stdout)
+            self.assertEqual(j["storage_dir"], os.path.join(self.home, "prodigy-data"), cwd)
+            self.assertEqual(j["storage_dir_source"], "config")
+        # Typed by the user: relative to where they are.
+        env = dict(self.env, PRODIGY_STORAGE_DIR="here")
+        j = json.loads(self.cli("--json", "info", "--repo", self.repo, globals_=False, cwd=elsewhere, env=env).stdout)
+        self.assertEqual((j["storage_dir"], j["storage_dir_source"]), (os.path.join(elsewhere, "here"), "env"))
+        j = json.loads(self.cli("--json", "--storage-dir", "there", "info", "--repo", self.repo, globals_=False,
+                                cwd=elsewhere).stdout)
+        self.assertEqual((j["storage_dir"], j["storage_dir_source"]), (os.path.join(elsewhere, "there"), "flag"))
+
     def test_info_without_database_writes_nothing(self):
         j = self.js("info")
         self.assertEqual(j["storage_dir"], self.root)
@@ -256,8 +291,8 @@ class BasicsTest(CliCase):
         self.assertTrue(all(len(line) <= 100 for line in table), table)
         self.assertTrue(any(line.endswith("...") for line in table), "long details are cut to the width")
         progress = self.run_on_pty(["check"], "stderr")
-        self.assertIn("check: ", progress)
-        self.assertTrue(progress.endswith("\r\x1b[K"), "the progress line is cleared at the end")
+        self.assertIn("checking (opening)", progress)  # the first step is drawn at once
+        self.assertRegex(progress, r"\r\x1b\[Kchecking: 3/3 in \d+\.\d s\r\n$", "a clean final line ends the progress")
         quiet = self.run_on_pty(["-q", "check"], "stderr")
         self.assertEqual(quiet, "")
         self.assertEqual(self.cli("check").stderr, "", "no progress when stderr is not a terminal")
@@ -569,6 +604,31 @@ class DocumentsTest(CliCase):
         r = self.cli("state", "show", "nope", code=1)
         self.assertIn("job nope has no stored state", r.stderr)
         self.cli("state", "history", "nope", code=1)
+
+    def test_every_command_has_a_json_schema_and_documents_match_theirs(self):
+        overview = self.cli("--help", globals_=False).stdout
+        without_json = {"completion", "man"}  # they print a script and a page
+        for line in overview.split("Commands:\n")[1].split("\n\n")[0].splitlines():
+            words = line.split()
+            name = words[0] + (" " + words[1] if words[0] in self.GROUPS else "")
+            if name in without_json:
+                continue
+            with open(json_schema.schema_path(name)) as f:
+                schema = json.load(f)
+            self.assertEqual(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", name)
+            self.assertEqual(schema["title"], f"prodigy-store {name} --json")
+        # The commands that print stored documents.
+        self.js("dlq", "show", DLQ_JOB, "item_3")
+        self.js("dlq", "export", DLQ_JOB)
+        self.js("state", "show", DLQ_JOB)
+        self.js("sessions", "show", "session-aaa")
+        self.js("checkpoints", "show", "workflow-1758167434332")
+        self.js("export", "--kind", "events", "--out", os.path.join(self.tmp, "out"))
+        self.js("export", "--mirrors")
+        self.js("path")
+        self.jsonl("events", "tail", OLD_JOB, "-n", "2")
+        bad = {"jobs": [{"job_id": "j", "events": "three"}]}
+        self.assertTrue(json_schema.errors(bad, json_schema.load("events ls")), "the validator finds errors")
 
     def test_sessions(self):
         sessions = self.js("sessions", "ls")["sessions"]

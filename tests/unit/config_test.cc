@@ -54,6 +54,39 @@ TEST_CASE("~ in storage_dir expands to HOME; relative roots become absolute") {
   CHECK(ResolveConfig(o).storage_dir.is_absolute());
 }
 
+TEST_CASE("a relative storage_dir in config.toml is relative to the file's folder, not the cwd") {
+  TempDir tmp;
+  WriteAll(tmp / ".prodigy/config.toml", "storage_dir = \"../stores/prodigy\"\n");
+  const fs::path cwd = fs::current_path();
+  fs::create_directories(tmp / "somewhere/else");
+  fs::current_path(tmp / "somewhere/else");
+  const StorageConfig from_elsewhere = ResolveConfig(Opts(tmp.path()));
+  fs::current_path(tmp.path());
+  const StorageConfig from_home = ResolveConfig(Opts(tmp.path()));
+  fs::current_path(cwd);
+  CHECK(from_elsewhere.storage_dir == tmp / "stores/prodigy");
+  CHECK(from_home.storage_dir == tmp / "stores/prodigy");
+  CHECK(from_elsewhere.storage_dir_source == StorageDirSource::kConfig);
+
+  WriteAll(tmp / ".prodigy/config.toml", "storage_dir = \"data\"\n");
+  CHECK(ResolveConfig(Opts(tmp.path())).storage_dir == tmp / ".prodigy/data");
+}
+
+TEST_CASE("a relative PRODIGY_STORAGE_DIR or --storage-dir stays relative to the cwd") {
+  TempDir tmp;
+  const fs::path cwd = fs::current_path();
+  fs::create_directories(tmp / "work");
+  fs::current_path(tmp / "work");
+  ResolveOptions o = Opts(tmp.path());
+  o.storage_dir_env = "env-root";
+  const fs::path from_env = ResolveConfig(o).storage_dir;
+  o.storage_dir_flag = "flag-root";
+  const fs::path from_flag = ResolveConfig(o).storage_dir;
+  fs::current_path(cwd);
+  CHECK(from_env == tmp / "work/env-root");
+  CHECK(from_flag == tmp / "work/flag-root");
+}
+
 TEST_CASE("every setting of the config file is read") {
   TempDir tmp;
   WriteAll(tmp / ".prodigy/config.toml",

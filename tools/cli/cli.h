@@ -57,8 +57,9 @@ class Context {
   bool quiet() const { return global_.quiet; }
   const std::vector<std::string>& positional() const { return positional_; }
   bool stdout_tty() const { return stdout_tty_; }
-  // Progress lines go to stderr only when it is a terminal and -q is off.
-  bool show_progress() const { return stderr_tty_ && !global_.quiet; }
+  // Progress lines go to stderr only when it is a terminal, without -q and
+  // --json (a program reading the JSON may be watching stderr too).
+  bool show_progress() const { return stderr_tty_ && !global_.quiet && !global_.json; }
 
   // Command options; unset options are nullopt / false.
   bool Flag(const std::string& name) const;
@@ -123,6 +124,12 @@ std::vector<Command> ExportCommands();
 std::vector<Command> MigrateCommands();   // migrate, import
 std::vector<Command> CheckCommands();
 std::vector<Command> BackupCommands();    // backup, backup ls, restore
+std::vector<Command> DocCommands();       // completion, man (docgen.cc)
+
+// Every command, in the order `prodigy-store --help` lists them.
+std::vector<Command> AllCommands();
+// The options every command takes (--storage-dir, --repo, --json, -v, -q, -h).
+void AddGlobalOptions(cxxopts::Options& options);
 
 // Legacy Prodigy data of the repository (roots), without writing anything.
 std::vector<std::filesystem::path> LegacyRoots(Context& ctx);

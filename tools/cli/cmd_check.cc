@@ -3,6 +3,7 @@
 // --repair rewrites the mirrors (the database is the truth) and checks again.
 #include "cli.h"
 #include "output.h"
+#include "progress.h"
 
 namespace prodigy::cli {
 namespace {
@@ -78,16 +79,16 @@ int RunCheck(Context& ctx) {
   // A damaged database is rebuilt first; the checks below then judge the result.
   std::optional<RecoveryReport> recovery;
   if (repair) recovery = RecoverDatabase(ctx.RepoPath(), config, ctx.Flag("force"));
-  Progress progress(ctx.show_progress(), "check");
+  Progress progress(ctx.show_progress(), "checking", ProgressUnit::kSteps, 3);
   std::vector<Section> sections;
 
   Section db{"integrity"};
   std::optional<GlobalStorage> store;
   try {
-    progress.SetLabel("check: opening");
+    progress.SetDetail("(opening)");
     progress.Update(0, 3);
     store = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config);
-    progress.SetLabel("check: integrity");
+    progress.SetDetail("(integrity)");
     progress.Update(0, 3);
     for (const std::string& line : store->CheckIntegrity()) db.problems.emplace_back(loc.db_path.string(), line);
   } catch (const Error& e) {
@@ -105,7 +106,7 @@ int RunCheck(Context& ctx) {
     mirrors.status = "skipped: the database is not usable";
   } else {
     try {
-      progress.SetLabel("check: import ledger");
+      progress.SetDetail("(import ledger)");
       progress.Update(1, 3);
       const auto imports = ListImports(*store);
       int64_t removed = 0;
@@ -136,7 +137,7 @@ int RunCheck(Context& ctx) {
     if (!config.mirrors) {
       mirrors.status = "skipped: mirrors are disabled in the config";
     } else {
-      progress.SetLabel("check: mirrors");
+      progress.SetDetail("(mirrors)");
       progress.Update(2, 3);
       auto found = store->CheckMirrors();
       int64_t repaired = 0;
@@ -153,7 +154,9 @@ int RunCheck(Context& ctx) {
   }
   sections.push_back(std::move(ledger));
   sections.push_back(std::move(mirrors));
+  progress.SetDetail("");
   progress.Update(3, 3);
+  progress.Finish();
 
   bool ok = true;
   for (const Section& s : sections) ok = ok && s.problems.empty();

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "output.h"
 #include "parse.h"
+#include "progress.h"
 
 namespace prodigy::cli {
 namespace {
@@ -76,7 +77,7 @@ JobPlan PlanJob(GlobalStorage& store, const std::string& job, const Limits& limi
     }
     ++index;
     bytes_before += LineBytes(e);
-    progress.Update(index);
+    progress.Update(index, plan.events);
     return true;
   });
   if (limits.by_position() && !plan.first_kept_seq) plan.first_kept_seq = plan.last_seq + 1;
@@ -163,11 +164,12 @@ int RunClean(Context& ctx) {
   const std::string archive_name = upload ? *archive_path : archive ? archive->path().string() : "";
   std::vector<JobPlan> plans;
   {
-    Progress progress(ctx.show_progress(), "planning");
+    Progress progress(ctx.show_progress(), "");
     for (const std::string& job : jobs) {
-      progress.SetLabel("planning " + job);
+      progress.Phase("planning " + job, ProgressUnit::kRows);
       plans.push_back(PlanJob(store, job, limits, archive.get(), progress));
     }
+    progress.Finish();
   }
   int64_t planned = 0;
   int64_t planned_bytes = 0;

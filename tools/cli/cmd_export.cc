@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "export_format.h"
 #include "output.h"
+#include "progress.h"
 
 namespace prodigy::cli {
 
@@ -22,7 +23,7 @@ bool JobScoped(const std::string& kind) { return kind == "events" || kind == "dl
 // Writes one kind; returns the number of documents.
 int64_t ExportKind(GlobalStorage& store, const std::string& kind, const std::optional<std::string>& job,
                    Format format, OutputSink& sink, Progress& progress) {
-  progress.SetLabel("exporting " + kind);
+  progress.Phase("exporting " + kind, ProgressUnit::kRows);
   if (kind == "events") {
     DocWriter w(sink, format, EventCsvHeader());
     EventQuery q;
@@ -105,11 +106,13 @@ int RunExport(Context& ctx) {
   }
 
   GlobalStorage& store = ctx.Store();
-  Progress progress(ctx.show_progress(), "exporting");
+  // Documents on a terminal's stdout and a progress line would mix.
+  Progress progress(ctx.show_progress() && !(target == "-" && ctx.stdout_tty()), "exporting");
   Json files = Json::array();
   if (target == "-") {
     OutputSink sink("-");
     ExportKind(store, kinds[0], job, format, sink, progress);
+    progress.Finish();
     sink.Commit();
     return kExitOk;
   }
@@ -129,6 +132,7 @@ int RunExport(Context& ctx) {
     sink.Commit();
     files.push_back({{"kind", k}, {"path", path.string()}, {"documents", count}});
   }
+  progress.Finish();
   if (ctx.json()) {
     PrintJson(Json{{"format", FormatExtension(format)}, {"files", files}});
   } else {

@@ -3,6 +3,7 @@
 // anything to import, and a dry run writes nothing at all.
 #include "cli.h"
 #include "output.h"
+#include "progress.h"
 
 namespace prodigy::cli {
 namespace {
@@ -80,7 +81,8 @@ void PrintReport(const Context& ctx, const MigrationReport& r, bool dry_run) {
 // stderr when stdout carries --json.
 MigrationOptions Options(const Context& ctx, Progress& progress) {
   MigrationOptions options;
-  options.on_message = [&ctx](std::string_view line) {
+  options.on_message = [&ctx, &progress](std::string_view line) {
+    progress.Clear();  // a message never lands in the middle of a progress line
     if (ctx.json()) {
       ctx.Note("{}", line);
     } else {
@@ -88,6 +90,9 @@ MigrationOptions Options(const Context& ctx, Progress& progress) {
       std::fputc('\n', stdout);
       std::fflush(stdout);
     }
+  };
+  options.on_phase = [&progress](std::string_view phase, uint64_t total) {
+    progress.Phase(std::string(phase), ProgressUnit::kBytes, static_cast<int64_t>(total));
   };
   options.on_progress = [&progress](uint64_t done, uint64_t total) {
     progress.Update(static_cast<int64_t>(done), static_cast<int64_t>(total));
@@ -110,11 +115,12 @@ int RunMigrate(Context& ctx) {
     else std::printf("no legacy Prodigy data found for %s\n", ctx.Location().canonical_path.c_str());
     return kExitOk;
   }
-  Progress progress(ctx.show_progress(), dry_run ? "reading" : "migrating (bytes)");
+  Progress progress(ctx.show_progress(), "", ProgressUnit::kBytes);
   MigrationOptions options = Options(ctx, progress);
   options.dry_run = dry_run;
   options.keep_originals = ctx.Flag("keep-originals");
   const MigrationReport report = Migrate(ctx.RepoPath(), ctx.Config(), options);
+  progress.Finish();
   return Finish(ctx, report, dry_run);
 }
 
@@ -127,9 +133,10 @@ int RunImport(Context& ctx) {
     }
     paths.push_back(fs::absolute(p));
   }
-  Progress progress(ctx.show_progress(), "importing (bytes)");
+  Progress progress(ctx.show_progress(), "", ProgressUnit::kBytes);
   const MigrationOptions options = Options(ctx, progress);
   const MigrationReport report = ImportPaths(ctx.CreateStore(), paths, options);
+  progress.Finish();
   return Finish(ctx, report, false);
 }
 

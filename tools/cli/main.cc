@@ -10,23 +10,25 @@
 #include <set>
 
 #include "cli.h"
+#include "prodigy/c_api.h"  // prodigy_version(): Meson's project version
 
 namespace prodigy::cli {
 namespace {
 
 constexpr const char* kProgram = "prodigy-store";
 
-// The order `prodigy-store --help` lists them in.
+std::string FirstWord(const std::string& name) { return name.substr(0, name.find(' ')); }
+
+}  // namespace
+
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto set : {InfoCommands, MigrateCommands, ExportCommands, EventsCommands, DlqCommands,
-                   DocumentCommands, CheckCommands, BackupCommands}) {
+                   DocumentCommands, CheckCommands, BackupCommands, DocCommands}) {
     for (Command& c : set()) all.push_back(std::move(c));
   }
   return all;
 }
-
-std::string FirstWord(const std::string& name) { return name.substr(0, name.find(' ')); }
 
 void AddGlobalOptions(cxxopts::Options& options) {
   options.add_options("Global")
@@ -39,6 +41,8 @@ void AddGlobalOptions(cxxopts::Options& options) {
       ("q,quiet", "no notices or progress on stderr")
       ("h,help", "show this help");
 }
+
+namespace {
 
 std::string UsageLine(const Command& c) {
   std::string line = fmt::format("{} {}", kProgram, c.name);
@@ -153,7 +157,7 @@ int Run(int argc, char** argv) {
       return kExitOk;
     }
     if (std::find(rest.begin(), rest.end(), "--version") != rest.end()) {
-      std::printf("%s %s\n", kProgram, "0.1.0");
+      std::printf("%s %s\n", kProgram, prodigy_version());
       return kExitOk;
     }
     UsageExit("no command given", fmt::format("{} [global options] COMMAND [options]", kProgram), kProgram);

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include <fmt/format.h>
 
@@ -12,12 +11,6 @@ namespace prodigy::cli {
 namespace {
 
 constexpr size_t kChunkRows = 1000;
-
-int64_t MonotonicNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 size_t TerminalWidth(int fd) {
   struct winsize ws {};
@@ -170,27 +163,5 @@ double PercentValue(int64_t part, int64_t total) {
 }
 
 std::string Percent(int64_t part, int64_t total) { return fmt::format("{:.1f}", PercentValue(part, total)); }
-
-Progress::Progress(bool enabled, std::string label) : enabled_(enabled), label_(std::move(label)) {}
-
-Progress::~Progress() {
-  if (drawn_) std::fputs("\r\033[K", stderr);
-}
-
-void Progress::SetLabel(std::string label) { label_ = std::move(label); }
-
-void Progress::Update(int64_t done, int64_t total) {
-  if (!enabled_) return;
-  const int64_t now = MonotonicNs();
-  if (drawn_ && now - last_draw_ns_ < 100'000'000 && done != total) return;
-  last_draw_ns_ = now;
-  drawn_ = true;
-  if (total >= 0) {
-    fmt::print(stderr, "\r\033[K{}: {} of {}", label_, done, total);
-  } else {
-    fmt::print(stderr, "\r\033[K{}: {}", label_, done);
-  }
-  std::fflush(stderr);
-}
 
 }  // namespace prodigy::cli

@@ -1,4 +1,4 @@
-// Output helpers of the CLI: aligned tables, JSON, CSV, progress lines.
+// Output helpers of the CLI: aligned tables, JSON, CSV (progress: progress.h).
 #ifndef PRODIGY_TOOLS_CLI_OUTPUT_H_
 #define PRODIGY_TOOLS_CLI_OUTPUT_H_
 
@@ -71,25 +71,6 @@ double PercentValue(int64_t part, int64_t total);
 size_t DisplayWidth(std::string_view s);
 // Cuts to `width` columns, ending with "..." when cut.
 std::string Truncate(std::string_view s, size_t width);
-
-// A counter on stderr ("\r<label>: 1234 of 5000") for long work; prints
-// nothing when disabled (stderr is not a terminal, or -q). Redraws at most
-// every 100 ms and clears its line when destroyed.
-class Progress {
- public:
-  Progress(bool enabled, std::string label);
-  ~Progress();
-  Progress(const Progress&) = delete;
-  Progress& operator=(const Progress&) = delete;
-  void Update(int64_t done, int64_t total = -1);
-  void SetLabel(std::string label);
-
- private:
-  bool enabled_;
-  std::string label_;
-  int64_t last_draw_ns_ = 0;
-  bool drawn_ = false;
-};
 
 }  // namespace prodigy::cli
 

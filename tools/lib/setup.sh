@@ -6,6 +6,10 @@ PRODIGY_DEB_PACKAGES=(
   libsqlite3-dev sqlite3 libsqlitecpp-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev doctest-dev
   libcxxopts-dev libtomlplusplus-dev libspdlog-dev libssl-dev zlib1g-dev
   jq
+  # C API, bindings, packaging checks (tests/ecosystem): a C compiler, Debian's
+  # rustc for the Rust example, cmake for the find_package consumer, man-db and
+  # groff to render the man page, zsh and fish to syntax-check completions.
+  gcc rustc cmake man-db groff-base zsh fish
 )
 
 # Installs the packages of PRODIGY_DEB_PACKAGES (plus any given) that are missing.

@@ -71,7 +71,11 @@ struct MigrationOptions {
   bool keep_originals = false; // import and verify, delete nothing
   // The user-facing lines ("Migrating local storage to global storage...").
   std::function<void(std::string_view)> on_message;
-  // Bytes read so far for import and verification, of `total`.
+  // A run goes through phases: "scanning" (the dry run reads every source),
+  // "importing", "verifying" (every source is read again) and "removing
+  // originals". on_phase is called as each one starts, with its total bytes;
+  // on_progress then counts that phase's bytes from 0 to `total`.
+  std::function<void(std::string_view phase, uint64_t total)> on_phase;
   std::function<void(uint64_t done, uint64_t total)> on_progress;
 };
 

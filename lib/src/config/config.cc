@@ -66,7 +66,12 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       }
       const std::string dir = want_string();
       if (dir.empty()) BadKey(file, key, "must not be empty");
-      *storage_dir = ExpandHome(dir, home).string();
+      // A relative root means "next to this file", as paths in git's and most
+      // tools' config files do: the same config must not put the store in a
+      // different place for every directory a user runs from.
+      fs::path root = ExpandHome(dir, home);
+      if (root.is_relative()) root = file.parent_path() / root;
+      *storage_dir = root.string();
     } else if (key == "mirrors") {
       config->mirrors = want_bool();
     } else if (key == "synchronous") {

@@ -52,10 +52,13 @@ std::string_view TargetFolder(Kind kind) {
   return stored ? stored->folder : std::string_view();
 }
 
-// Progress over a whole run, in bytes read.
+// Progress of one phase of a run, in bytes (MigrationOptions::on_phase).
 class Progress {
  public:
-  Progress(const MigrationOptions& options, uint64_t total) : fn_(options.on_progress), total_(total) {}
+  Progress(const MigrationOptions& options, std::string_view phase, uint64_t total)
+      : fn_(options.on_progress), total_(total) {
+    if (options.on_phase) options.on_phase(phase, total);
+  }
   legacy::ProgressFn Fn() {
     if (!fn_) return {};
     return [this](uint64_t n) {
@@ -140,7 +143,7 @@ class Run {
 
   // The dry run: what the import would write, nothing written.
   MigrationReport DryRun() {
-    Progress progress(options_, BytesOf([](const Item& it) { return it.to_import; }));
+    Progress progress(options_, "scanning", BytesOf([](const Item& it) { return it.to_import; }));
     for (Item& it : items_) {
       if (it.to_import) {
         try {
@@ -167,12 +170,11 @@ class Run {
     for (const Item& it : items_) {
       if (it.left_alone) Say(fmt::format("Left in place: {} ({})", it.display, it.src.keep_reason));
     }
-    Progress progress(options_, BytesOf([](const Item& it) { return it.to_import; }) +
-                                    BytesOf([](const Item& it) { return it.to_import || it.row; }));
+    Progress importing(options_, "importing", BytesOf([](const Item& it) { return it.to_import; }));
     for (Item& it : items_) {
       if (!it.to_import) continue;
       try {
-        legacy::ImportedSource imported = legacy::ImportSource(impl, it.src, progress.Fn());
+        legacy::ImportedSource imported = legacy::ImportSource(impl, it.src, importing.Fn());
         it.row = imported.row;
         it.read_stat = imported.read_stat;
         it.out.sha256 = imported.row.sha256;
@@ -186,9 +188,11 @@ class Run {
       }
       legacy::CrashPoint("after_import");
     }
+    Progress verifying(options_, "verifying",
+                       BytesOf([](const Item& it) { return it.row.has_value() && it.out.error.empty(); }));
     for (Item& it : items_) {
       if (!it.row || !it.out.error.empty()) continue;
-      const std::string problem = Verify(impl, it, progress);
+      const std::string problem = Verify(impl, it, verifying);
       if (!problem.empty()) {
         Fail(it, problem);
         continue;
@@ -243,17 +247,20 @@ class Run {
   }
 
   // "Migrating local storage to global storage..." and one "Moving A -> B"
-  // per source folder and target.
+  // per source folder and target. "Moving" only when the originals will go:
+  // `import` and --keep-originals leave them where they are.
   void Announce() const {
     Say(mode_.migrate ? "Migrating local storage to global storage..."
-                      : fmt::format("Importing Prodigy files into {}...", Tilde(mode_.target_dir)));
+                      : fmt::format("Importing Prodigy files into {} (the inputs are not changed)...",
+                                    Tilde(mode_.target_dir)));
+    const char* verb = !mode_.migrate ? "Importing" : delete_originals() ? "Moving" : "Copying";
     std::vector<std::string> lines;
     std::set<std::string> seen;
     for (const Item& it : items_) {
       if (!it.to_import && !it.row) continue;
       const std::string from = it.src.anchor == mode_.repo ? it.src.group : Tilde(it.src.anchor / it.src.group);
       const std::string line =
-          fmt::format("Moving {} -> {}", from, Tilde(mode_.target_dir / std::string(TargetFolder(it.src.kind))));
+          fmt::format("{} {} -> {}", verb, from, Tilde(mode_.target_dir / std::string(TargetFolder(it.src.kind))));
       if (seen.insert(line).second) lines.push_back(line);
     }
     for (const std::string& line : lines) Say(line);
@@ -302,6 +309,8 @@ class Run {
 
   void DeleteVerified(GlobalStorage::Impl& impl) {
     std::set<fs::path> dirs;
+    Progress removing(options_, "removing originals", BytesOf([](const Item& it) { return it.verified; }));
+    const legacy::ProgressFn removed = removing.Fn();
     for (Item& it : items_) {
       if (!it.verified) continue;
       legacy::FileStat now;
@@ -320,6 +329,7 @@ class Run {
       }
       it.out.deleted = true;
       ++report_.removed;
+      if (removed) removed(it.src.stat.size);
       legacy::CrashPoint("mid_delete");
       // Folders up to (not including) the anchor: the repository or the root.
       const fs::path stop = it.src.anchor;
