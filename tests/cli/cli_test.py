@@ -66,10 +66,16 @@ class CliCase(unittest.TestCase):
 
     GROUPS = ("events", "dlq", "state", "sessions", "checkpoints")
 
+    def command_name(self, words):
+        """The command of these words: a group's subcommand, `backup ls`, or the first word."""
+        if len(words) > 1 and (words[0] in self.GROUPS or words[:2] == ["backup", "ls"]):
+            return " ".join(words[:2])
+        return words[0]
+
     def check_schema(self, args, value):
         """--json output must match its schema in docs/json-schema/ (machine output stays stable)."""
         words = [a for a in args if not a.startswith("-")]
-        command = words[0] + (" " + words[1] if words[0] in self.GROUPS and len(words) > 1 else "")
+        command = self.command_name(words)
         problems = json_schema.errors(value, json_schema.load(command))
         self.assertEqual(problems, [], f"'{' '.join(args)}' --json output does not match "
                                        f"{os.path.relpath(json_schema.schema_path(command))}")
@@ -610,7 +616,7 @@ class DocumentsTest(CliCase):
         without_json = {"completion", "man"}  # they print a script and a page
         for line in overview.split("Commands:\n")[1].split("\n\n")[0].splitlines():
             words = line.split()
-            name = words[0] + (" " + words[1] if words[0] in self.GROUPS else "")
+            name = self.command_name(words)
             if name in without_json:
                 continue
             with open(json_schema.schema_path(name)) as f:

@@ -14,6 +14,7 @@
 #include "prodigy/backup.h"
 #include "prodigy/error.h"
 #include "sqlite/connection.h"
+#include "sqlite/sqlite_engine.h"
 #include "sqlite/salvage.h"
 #include "sqlite/snapshot.h"
 #include "store/rows.h"
@@ -124,7 +125,7 @@ class Recovery {
   void ReadDamagedEvents(const fs::path& copy);
   void ReadDamagedDocuments(const fs::path& copy);
   void AddMirrorDocument(const internal::MirrorFile& f);
-  int64_t InsertDocuments(internal::WriteTxn& txn);
+  int64_t InsertDocuments(engine::WriteTxn& txn);
 
   RepositoryLocation loc_;
   StorageConfig config_;
@@ -299,7 +300,7 @@ std::vector<PlannedEvent> Recovery::PlanEvents() {
   return plan;
 }
 
-int64_t Recovery::InsertDocuments(internal::WriteTxn& txn) {
+int64_t Recovery::InsertDocuments(engine::WriteTxn& txn) {
   int64_t n = 0;
   for (auto& [table, kind] : kinds_) {
     for (auto& [key, doc] : kind.docs) {
@@ -337,29 +338,34 @@ void Recovery::Build(const fs::path& new_db, const fs::path& damaged_copy) {
   offset += static_cast<int64_t>(plan.size());
   int64_t documents = 0;
   {
-    internal::Connection conn(new_db, config_, true);
     // The import ledger is not a set of documents: its rows are copied as they were.
     struct LedgerTable {
       const char* table;
       const char* key;
       bool integer_key;
     };
-    for (const LedgerTable& l : {LedgerTable{"import_sources", "id", true},
-                                 LedgerTable{"unparsed_lines", "source_id, line_no", false},
-                                 LedgerTable{"source_blobs", "source_id, chunk", false}}) {
-      ledger_.emplace_back(l.table, internal::SalvageTable(damaged_copy, l.table, internal::TableColumns(conn, l.table),
-                                                           l.key, l.integer_key));
-      NoteSalvage(ledger_.back().second);
+    {
+      internal::Connection conn(new_db, config_, true);
+      for (const LedgerTable& l : {LedgerTable{"import_sources", "id", true},
+                                   LedgerTable{"unparsed_lines", "source_id, line_no", false},
+                                   LedgerTable{"source_blobs", "source_id, chunk", false}}) {
+        ledger_.emplace_back(l.table, internal::SalvageTable(damaged_copy, l.table,
+                                                             internal::TableColumns(conn, l.table), l.key,
+                                                             l.integer_key));
+        NoteSalvage(ledger_.back().second);
+      }
     }
-    conn.Write([&](internal::WriteTxn& txn) {
+    const std::unique_ptr<engine::Engine> store = internal::OpenSqliteEngine(new_db, config_);
+    store->Write([&](engine::WriteTxn& txn) {
+      internal::Connection& conn = internal::ConnectionOf(txn);
       for (const auto& [table, salvaged] : ledger_) {
-        report_.ledger_rows += internal::InsertRawRows(txn, table, salvaged.columns, salvaged.rows);
+        report_.ledger_rows += internal::InsertRawRows(conn, table, salvaged.columns, salvaged.rows);
       }
       int64_t rank = 0;
       for (const PlannedEvent& e : plan) {
         const int64_t seq = internal::InsertEvent(txn, internal::ExtractEvent(e.job_id, e.json), e.source_id,
                                                   e.line_no);
-        internal::MoveEventSeq(txn, seq, renumber ? offset + ++rank : *e.old_seq);
+        internal::MoveEventSeq(conn, seq, renumber ? offset + ++rank : *e.old_seq);
       }
       documents = InsertDocuments(txn);
     });

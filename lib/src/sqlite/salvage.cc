@@ -208,7 +208,7 @@ std::vector<std::string> TableColumns(Connection& conn, const std::string& table
   });
 }
 
-int64_t InsertRawRows(WriteTxn& txn, const std::string& table, const std::vector<std::string>& columns,
+int64_t InsertRawRows(Connection& conn, const std::string& table, const std::vector<std::string>& columns,
                       const std::vector<std::vector<SqlValue>>& rows) {
   std::string names;
   std::string params;
@@ -216,7 +216,7 @@ int64_t InsertRawRows(WriteTxn& txn, const std::string& table, const std::vector
     names += (i ? ", " : "") + columns[i];
     params += fmt::format("{}?{}", i ? ", " : "", i + 1);
   }
-  SQLite::Statement s(txn.conn().db(),
+  SQLite::Statement s(conn.db(),
                       fmt::format("INSERT OR IGNORE INTO {} ({}) VALUES ({})", table, names, params));
   int64_t inserted = 0;
   for (const auto& row : rows) {
@@ -228,9 +228,9 @@ int64_t InsertRawRows(WriteTxn& txn, const std::string& table, const std::vector
   return inserted;
 }
 
-void MoveEventSeq(WriteTxn& txn, int64_t from, int64_t to) {
+void MoveEventSeq(Connection& conn, int64_t from, int64_t to) {
   if (from == to) return;
-  SQLite::Statement& s = txn.Prepare("UPDATE events SET seq = ?2 WHERE seq = ?1");
+  SQLite::Statement& s = conn.Prepare("UPDATE events SET seq = ?2 WHERE seq = ?1");
   s.bind(1, static_cast<int64_t>(from));
   s.bind(2, static_cast<int64_t>(to));
   s.exec();

@@ -49,12 +49,12 @@ std::vector<std::string> TableColumns(Connection& conn, const std::string& table
 
 // Inserts salvaged rows into `table` as they were (INSERT OR IGNORE); the
 // rows' columns must be `columns`. Returns how many were inserted.
-int64_t InsertRawRows(WriteTxn& txn, const std::string& table, const std::vector<std::string>& columns,
+int64_t InsertRawRows(Connection& conn, const std::string& table, const std::vector<std::string>& columns,
                       const std::vector<std::vector<SqlValue>>& rows);
 
 // Gives the event at seq `from` the seq `to` (a recovered log keeps its
 // order and, where possible, its old cursors). REQUIRES: `to` is free.
-void MoveEventSeq(WriteTxn& txn, int64_t from, int64_t to);
+void MoveEventSeq(Connection& conn, int64_t from, int64_t to);
 
 }  // namespace prodigy::internal
 

@@ -682,6 +682,9 @@ class SqliteTxn : public engine::WriteTxn {
     s.exec();
   }
 
+  // For ConnectionOf (the SQLite-only parts of this folder).
+  Connection& connection() { return conn_; }
+
  private:
   SQLite::Statement& Prepare(const std::string& sql) { return conn_.Prepare(sql.c_str()); }
   SQLite::Statement& Prepare(const char* sql) { return conn_.Prepare(sql); }
@@ -850,6 +853,12 @@ const TableSql& SqliteTxn::Sql(const TableSpec& t) {
 }
 
 }  // namespace
+
+Connection& ConnectionOf(engine::ReadTxn& txn) {
+  auto* sqlite_txn = dynamic_cast<SqliteTxn*>(&txn);
+  if (sqlite_txn == nullptr) throw Error::Internal("a SQLite-only operation was given another engine's transaction");
+  return sqlite_txn->connection();
+}
 
 std::unique_ptr<engine::Engine> OpenSqliteEngine(const std::filesystem::path& db_path, const StorageConfig& config,
                                                  bool create) {

@@ -23,6 +23,11 @@ std::unique_ptr<engine::Engine> OpenSqliteEngine(const std::filesystem::path& db
 std::unique_ptr<engine::Engine> OpenSqliteEngineReadOnly(const std::filesystem::path& db_path,
                                                          const StorageConfig& config);
 
+class Connection;
+// The connection under a transaction of the SQLite engine, for the SQLite-only
+// parts of this folder (salvage); kInternal for another engine's transaction.
+Connection& ConnectionOf(engine::ReadTxn& txn);
+
 }  // namespace prodigy::internal
 
 #endif  // PRODIGY_SQLITE_SQLITE_ENGINE_H_
