@@ -26,6 +26,16 @@ cli_test = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cli_test)
 
 
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f)
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -179,15 +189,15 @@ class BackupBadInputTest(BackupCase):
             f.write(bytes(tampered))
         self.restore_fails(3, "is damaged or was changed")
         # A manifest edited to match the tampered file: the gzip check or the database hash catches it.
-        m = json.load(open(self.manifest))
+        m = load_json(self.manifest)
         m["file_sha256"] = hashlib.sha256(bytes(tampered)).hexdigest()
-        json.dump(m, open(self.manifest, "w"))
+        save_json(self.manifest, m)
         self.restore_fails(3, self.manifest)
 
     def test_newer_schema_is_refused(self):
-        m = json.load(open(self.manifest))
+        m = load_json(self.manifest)
         m["schema_version"] = 999
-        json.dump(m, open(self.manifest, "w"))
+        save_json(self.manifest, m)
         self.restore_fails(1, "schema version 999", "upgrade prodigy-store")
 
     def test_backup_of_another_repository_is_refused(self):

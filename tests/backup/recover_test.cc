@@ -6,6 +6,7 @@
 #include <random>
 
 #include "../unit/test_util.h"
+#include "prodigy/backup.h"
 
 namespace prodigy::test {
 namespace {

@@ -1,6 +1,7 @@
 // backup --to TARGET [--keep N], backup ls TARGET, restore --from PATH [--force]:
 // snapshots of a repository's database in a folder or an S3 bucket (docs/backup.md).
 #include "cli.h"
+#include "prodigy/backup.h"
 #include "output.h"
 
 namespace prodigy::cli {

@@ -2,6 +2,7 @@
 // mirror files' parity with the database. Exit 3 when anything is wrong;
 // --repair rewrites the mirrors (the database is the truth) and checks again.
 #include "cli.h"
+#include "prodigy/backup.h"
 #include "output.h"
 #include "progress.h"
 

@@ -14,6 +14,7 @@
 
 #include "archive.h"
 #include "cli.h"
+#include "prodigy/backup.h"
 #include "output.h"
 #include "parse.h"
 #include "progress.h"

@@ -2,7 +2,6 @@
 #ifndef PRODIGY_PRODIGY_H_
 #define PRODIGY_PRODIGY_H_
 
-#include "prodigy/backup.h"
 #include "prodigy/config.h"
 #include "prodigy/error.h"
 #include "prodigy/log.h"

@@ -226,7 +226,7 @@ RestoreResult RestoreBackup(const fs::path& repo_path, const StorageConfig& conf
     std::vector<BackupInfo> all = ListIn(*target, loc.name);
     if (all.empty()) {
       throw Error(ErrorCode::kNotFound, fmt::format("{} holds no backup of repository {} (looked in {}); see "
-                                                    "'prodigy-store backup ls {}'",
+                                                    "'prodigy-store backup ls {}'. Nothing was changed.",
                                                     from, loc.name, target->Describe(loc.name + "/"), from));
     }
     b = all.back();

@@ -124,7 +124,8 @@ FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::p
       rc = inflate(&z, Z_NO_FLUSH);
       if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
         throw Error(ErrorCode::kVerificationFailed,
-                    fmt::format("{} is damaged: its gzip stream cannot be read ({}); use another backup",
+                    fmt::format("{} is damaged: its gzip stream cannot be read ({}); use another backup. Nothing was "
+                                "changed.",
                                 what, z.msg ? z.msg : "zlib error"));
       }
       const size_t have = obuf.size() - z.avail_out;
@@ -135,7 +136,7 @@ FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::p
   }
   if (rc != Z_STREAM_END) {
     throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("{} is truncated: its gzip stream ends early; use another backup", what));
+                fmt::format("{} is truncated: its gzip stream ends early; use another backup. Nothing was changed.", what));
   }
   out.SyncAndClose();
   d.sha256 = hash.FinalHex();
