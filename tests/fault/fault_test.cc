@@ -258,7 +258,8 @@ TEST_CASE("the legacy import of every kind survives an I/O error at every operat
         CHECK(rerun.ok());
         GlobalStorage s = sb.Open();
         CHECK(s.CheckIntegrity().empty());
-        CHECK(Fingerprint(s) == expected);
+        const std::string got = Fingerprint(s);
+        CHECK_MESSAGE(got == expected, FingerprintDiff(expected, got));
         for (const std::string& rel : expected_removed) CHECK_MESSAGE(!fs::exists(sb.repo / rel), rel);
       }
     }

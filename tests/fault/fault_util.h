@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,6 +67,25 @@ inline std::vector<int64_t> FaultPoints(int64_t count) {
   for (int64_t i = 1; i <= dense; ++i) points.push_back(dense + std::max<int64_t>(1, rest * i / dense));
   points.erase(std::unique(points.begin(), points.end()), points.end());
   return points;
+}
+
+// The lines of two fingerprints that differ ("-" only in `want`, "+" only in `got`), for messages.
+inline std::string FingerprintDiff(const std::string& want, const std::string& got) {
+  auto lines = [](const std::string& text) {
+    std::multiset<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.insert(line);
+    return out;
+  };
+  const auto a = lines(want), b = lines(got);
+  std::string out;
+  for (const auto& l : a) {
+    if (!b.count(l)) out += "- " + l.substr(0, 160) + "\n";
+  }
+  for (const auto& l : b) {
+    if (!a.count(l)) out += "+ " + l.substr(0, 160) + "\n";
+  }
+  return out;
 }
 
 // Replaces `to` by a copy of the folder `from` (a closed store).
