@@ -101,25 +101,16 @@ TEST_CASE("a write whose mirror files fail still commits, and the next write hea
 }
 
 TEST_CASE("the importer keeps every original when its reads or deletes fail") {
-  // The clean run.
-  std::string expected;
-  std::set<std::string> expected_removed;
+  // The clean run: what a migration stores and removes, and how many calls of each class it makes.
   int64_t count[static_cast<int>(Call::kAny) + 1] = {};
-  {
-    Sandbox sb;
-    CopyLegacyFixture(sb);
-    const auto originals = Files(sb.repo);
-    fault::libc::Arm(Call::kAny, 0, 0, false, sb.repo.string());
-    REQUIRE(Migrate(sb.repo, sb.Config()).ok());
-    for (int i = 0; i <= static_cast<int>(Call::kAny); ++i)
-      count[i] = fault::libc::Count(static_cast<Call>(i));
-    fault::libc::Disarm();
-    GlobalStorage s = sb.Open();
-    expected = Fingerprint(s);
-    for (const auto& [rel, bytes] : originals) {
-      if (!fs::exists(sb.repo / rel)) expected_removed.insert(rel);
-    }
-  }
+  const CleanMigration clean =
+      MigrateFixture([](const Sandbox& sb) { fault::libc::Arm(Call::kAny, 0, 0, false, sb.repo.string()); },
+                     [&] {
+                       for (int i = 0; i <= static_cast<int>(Call::kAny); ++i) {
+                         count[i] = fault::libc::Count(static_cast<Call>(i));
+                       }
+                       fault::libc::Disarm();
+                     });
   int trials = 0, failed = 0;
   for (const Errno& kind : kImporterFaults) {
     for (const int64_t n : FaultPoints(count[static_cast<int>(kind.call)])) {
@@ -144,30 +135,7 @@ TEST_CASE("the importer keeps every original when its reads or deletes fail") {
             CHECK_PRODIGY_ERROR(ThrowIfFailed(report), ErrorCode::kVerificationFailed, src.path.string());
           }
         }
-        std::set<std::string> verified;
-        {
-          GlobalStorage s = sb.Open();
-          CHECK(s.CheckIntegrity().empty());
-          for (const ImportRecord& r : ListImports(s)) {
-            if (r.status == "removed") verified.insert(fs::path(r.path).lexically_relative(sb.repo).string());
-          }
-        }
-        for (const auto& [rel, bytes] : originals) {
-          if (!fs::exists(sb.repo / rel)) {
-            CHECK_MESSAGE(verified.count(rel), rel, " was deleted without a verified import");
-          } else {
-            CHECK_MESSAGE(ReadAll(sb.repo / rel) == bytes, rel, " was changed");
-          }
-        }
-        const MigrationReport rerun = Migrate(sb.repo, sb.Config());
-        CHECK(rerun.ok());
-        GlobalStorage s = sb.Open();
-        const std::string got = Fingerprint(s);
-        // Known open problem (docs/reliability.md, "Faults outside SQLite"): after sources failed to
-        // open, the re-run's rows can differ from a clean migration's. Reported, not yet fixed: a warning
-        // with the differing rows until it is, then CHECK_MESSAGE again.
-        WARN_MESSAGE(got == expected, FingerprintDiff(expected, got));
-        for (const std::string& rel : expected_removed) CHECK_MESSAGE(!fs::exists(sb.repo / rel), rel);
+        CheckMigrationRecovers(sb, originals, clean.rows, clean.removed);
       }
     }
   }
