@@ -199,26 +199,16 @@ TEST_CASE("opening and migrating a new database survives an I/O error at every o
 
 TEST_CASE("the legacy import of every kind survives an I/O error at every operation") {
   fault::Install();
-  // The clean run: what a migration imports, removes and stores.
+  // The clean run: what a migration stores and removes, and how many operations of each class it does.
   int64_t counts[static_cast<int>(Op::kAny) + 1] = {};
-  std::string expected;
-  std::set<std::string> expected_removed;
-  {
-    Sandbox sb;
-    CopyLegacyFixture(sb);
-    const auto originals = Files(sb.repo);
-    fault::Arm(Op::kAny, 0, SQLITE_OK, false);
-    const MigrationReport report = Migrate(sb.repo, sb.Config());
-    for (int i = 0; i <= static_cast<int>(Op::kAny); ++i) counts[i] = fault::Count(static_cast<Op>(i));
-    fault::Disarm();
-    REQUIRE(report.ok());
-    GlobalStorage s = sb.Open();
-    expected = Fingerprint(s);
-    for (const auto& [rel, bytes] : originals) {
-      if (!fs::exists(sb.repo / rel)) expected_removed.insert(rel);
-    }
-    REQUIRE(!expected_removed.empty());
-  }
+  const CleanMigration clean =
+      MigrateFixture([](const Sandbox&) { fault::Arm(Op::kAny, 0, SQLITE_OK, false); },
+                     [&] {
+                       for (int i = 0; i <= static_cast<int>(Op::kAny); ++i) {
+                         counts[i] = fault::Count(static_cast<Op>(i));
+                       }
+                       fault::Disarm();
+                     });
   int trials = 0, failed = 0;
   for (const FaultKind& kind : kKinds) {
     for (const int64_t n : FaultPoints(counts[static_cast<int>(kind.op)])) {
@@ -237,29 +227,7 @@ TEST_CASE("the legacy import of every kind survives an I/O error at every operat
         fault::Disarm();
         if (error || !report.ok()) ++failed;
         if (error) CHECK(!error->empty());
-        // No original is gone unless the database holds it, verified.
-        std::set<std::string> verified;
-        if (fs::exists(sb.root / "my-repo" / "prodigy.db")) {
-          GlobalStorage s = sb.Open();
-          CHECK(s.CheckIntegrity().empty());
-          for (const ImportRecord& r : ListImports(s)) {
-            if (r.status == "removed") verified.insert(fs::path(r.path).lexically_relative(sb.repo).string());
-          }
-        }
-        for (const auto& [rel, bytes] : originals) {
-          if (!fs::exists(sb.repo / rel)) {
-            CHECK_MESSAGE(verified.count(rel), rel, " was deleted without a verified import");
-          } else {
-            CHECK_MESSAGE(ReadAll(sb.repo / rel) == bytes, rel, " was changed");
-          }
-        }
-        // A re-run finishes the job: the same rows, the same originals removed, no duplicates.
-        const MigrationReport rerun = Migrate(sb.repo, sb.Config());
-        CHECK(rerun.ok());
-        GlobalStorage s = sb.Open();
-        CHECK(s.CheckIntegrity().empty());
-        CHECK(Fingerprint(s) == expected);
-        for (const std::string& rel : expected_removed) CHECK_MESSAGE(!fs::exists(sb.repo / rel), rel);
+        CheckMigrationRecovers(sb, originals, clean.rows, clean.removed);
       }
     }
   }

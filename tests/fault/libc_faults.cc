@@ -142,25 +142,23 @@ static int OpenImpl(const char* name, const char* path, int flags, mode_t mode) 
   return fd;
 }
 
-int open(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
+// The mode argument of open(2), present only when a file may be created.
+#define PRODIGY_OPEN_MODE(flags, mode)           \
+  mode_t mode = 0;                               \
+  if ((flags) & (O_CREAT | O_TMPFILE)) {         \
+    va_list ap;                                  \
+    va_start(ap, flags);                         \
+    mode = static_cast<mode_t>(va_arg(ap, int)); \
+    va_end(ap);                                  \
   }
+
+int open(const char* path, int flags, ...) {
+  PRODIGY_OPEN_MODE(flags, mode);
   return OpenImpl("open", path, flags, mode);
 }
 
 int open64(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  PRODIGY_OPEN_MODE(flags, mode);
   return OpenImpl("open64", path, flags, mode);
 }
 

@@ -211,7 +211,8 @@ class EventCursor {
 std::string NormalizeEventType(std::string_view type);
 
 // Parses an RFC 3339 timestamp ("2025-09-20T17:03:12.482913Z", any offset,
-// 0-9 fractional digits) to nanoseconds since the epoch.
+// 0-9 fractional digits) to nanoseconds since the epoch; nullopt when the text
+// is not one or its instant has no 64-bit count (outside 1677-09-21..2262-04-11).
 std::optional<int64_t> ParseTimestamp(std::string_view text);
 // Formats ns since the epoch as RFC 3339 UTC with 6 fractional digits and "Z".
 std::string FormatTimestamp(int64_t ns);

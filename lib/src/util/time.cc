@@ -77,7 +77,15 @@ std::optional<int64_t> ParseTimestamp(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-  return secs * 1'000'000'000 + nanos;
+  // Beyond 1677-09-21 .. 2262-04-11 the instant has no 64-bit nanosecond count: not a usable time.
+  // Before the epoch, borrow a second so that the earliest instant does not overflow on the way.
+  const bool borrow = secs < 0 && nanos > 0;
+  int64_t ns = 0;
+  if (__builtin_mul_overflow(secs + (borrow ? 1 : 0), int64_t{1'000'000'000}, &ns) ||
+      __builtin_add_overflow(ns, nanos - (borrow ? 1'000'000'000 : 0), &ns)) {
+    return std::nullopt;
+  }
+  return ns;
 }
 
 std::string FormatTimestamp(int64_t ns) {
