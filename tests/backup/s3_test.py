@@ -20,6 +20,8 @@ import threading
 import time
 import unittest
 
+# cli_test imports its neighbours (json_schema).
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[3])))
 spec = importlib.util.spec_from_file_location("cli_test", sys.argv[3])
 cli_test = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cli_test)
