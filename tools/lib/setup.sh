@@ -6,6 +6,8 @@ PRODIGY_DEB_PACKAGES=(
   libsqlite3-dev sqlite3 libsqlitecpp-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev doctest-dev
   libcxxopts-dev libtomlplusplus-dev libspdlog-dev libssl-dev zlib1g-dev
   jq
+  # PostgreSQL engine (-Dpostgres=enabled) and the server its tests start.
+  postgresql libpq-dev
 )
 
 # Installs the packages of PRODIGY_DEB_PACKAGES (plus any given) that are missing.
