@@ -38,6 +38,7 @@ class UsageError : public std::runtime_error {
 
 struct GlobalOptions {
   std::optional<std::filesystem::path> storage_dir;
+  std::optional<std::string> storage_url;
   std::optional<std::filesystem::path> repo;
   bool json = false;
   bool verbose = false;

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "config/engines.h"
 #include "prodigy/error.h"
 #include "prodigy/storage.h"
 #include "sqlite/migrations.h"
@@ -135,6 +136,7 @@ GlobalStorage GlobalStorage::Open(const fs::path& repo_path) {
 
 GlobalStorage GlobalStorage::OpenWithConfig(const fs::path& repo_path, const StorageConfig& config) {
   for (const std::string& notice : config.notices) Log().warn("{}", notice);
+  internal::RequireEngineBuilt(config);
   PrepareRoot(config);
   // A second pass covers the race where another repository claims the folder
   // between LocateRepository and our claim.
