@@ -26,20 +26,41 @@ for s in "${suites[@]}"; do args+=(--suite "$s"); done
 
 status=0
 meson test -C "$build_dir" --print-errorlogs --num-processes 2 "${args[@]}" || status=$?
+testlogs=("$build_dir/meson-logs/testlog.json")
+
+# ---- All-features build: every optional engine and service, tested against
+# real servers that the test scripts start and stop (tests/servers/).
+# One list of options and one of suites; each optional part adds itself here.
+all_dir="${PRODIGY_ALL_BUILD_DIR:-build-all}"
+all_options=(-Dpostgres=enabled)
+all_suites=(build postgres)
+build_project "$all_dir" "${all_options[@]}"
+meson configure "$all_dir" "${all_options[@]}" >/dev/null
+all_args=()
+for s in "${all_suites[@]}"; do all_args+=(--suite "$s"); done
+# One PostgreSQL cluster for every suite (unix socket only), stopped on exit.
+pg_dir="$(mktemp -d /tmp/prodigy-pg.XXXXXX)"
+trap 'tests/servers/postgres.sh stop "$pg_dir"' EXIT
+PRODIGY_TEST_PG_URL="$(tests/servers/postgres.sh start "$pg_dir")"
+export PRODIGY_TEST_PG_URL
+meson test -C "$all_dir" --print-errorlogs --num-processes 2 "${all_args[@]}" || status=$?
+testlogs+=("$all_dir/meson-logs/testlog.json")
+# ---- end of the all-features build
 
 # meson prints no closing tally of its own: count the results it logged.
-python3 - "$build_dir/meson-logs/testlog.json" <<'PY'
+python3 - "${testlogs[@]}" <<'PY'
 import json, sys
 passed = failed = skipped = 0
-with open(sys.argv[1]) as log:
-    for line in log:
-        result = json.loads(line)["result"]
-        if result in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif result == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
+for path in sys.argv[1:]:
+    with open(path) as log:
+        for line in log:
+            result = json.loads(line)["result"]
+            if result in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif result == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
 tail = f", {skipped} skipped" if skipped else ""
 print(f"{passed} passed, {failed} failed{tail}")
 sys.exit(1 if failed or passed == 0 else 0)

@@ -44,6 +44,12 @@ case "$action" in
     if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
     as_owner "$bin_dir/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    # A role that must log in with a password, for the wrong-password tests
+    # (everyone else is trusted: the socket is reachable only inside DIR).
+    { echo "local all prodigy_password scram-sha-256"; cat "$dir/data/pg_hba.conf"; } >"$dir/hba.tmp"
+    chmod 600 "$dir/hba.tmp"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir/hba.tmp"; fi
+    mv "$dir/hba.tmp" "$dir/data/pg_hba.conf"
     # max_connections leaves room for the 8-writer process test plus readers.
     if ! as_owner "$bin_dir/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/server.log" \
         -o "-k $dir -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=60" \
@@ -51,6 +57,8 @@ case "$action" in
       cat "$dir/server.log" >&2
       exit 1
     fi
+    as_owner "$bin_dir/psql" -X -q -h "$dir" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+      -c "CREATE ROLE prodigy_password LOGIN SUPERUSER PASSWORD 'right-password'" >/dev/null
     url
     ;;
   stop)
