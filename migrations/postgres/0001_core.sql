@@ -6,7 +6,9 @@
 -- Documents stay verbatim: `json`, never `jsonb` (jsonb reorders keys, drops
 -- duplicate keys and rejects \u0000). Bytes that may be invalid UTF-8 (raw
 -- legacy lines, source blobs) are `bytea`. Timestamps are kept as written
--- (text) plus *_ns integers, as in SQLite.
+-- (text) plus *_ns integers, as in SQLite. Text columns compare bytes
+-- (COLLATE "C") as SQLite does, so both engines list rows in the same order
+-- whatever the server's default collation.
 --
 -- Applied by lib/src/postgres/schema.cc under an advisory lock; the version
 -- table records what was applied.
@@ -17,27 +19,35 @@
 -- reader's "after seq N" cursor never skips an event that commits late.
 CREATE TABLE repositories (
   id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  key            text NOT NULL UNIQUE,
-  name           text NOT NULL,     -- folder name of the repository that created it
-  canonical_path text NOT NULL,     -- the repository path on the machine that created it
-  created_at     text NOT NULL,
-  database_id    text,              -- the SQLite database last copied in by `sync --to`
+  key            text COLLATE "C" NOT NULL UNIQUE,
+  name           text COLLATE "C" NOT NULL,     -- folder name of the repository that created it
+  canonical_path text COLLATE "C" NOT NULL,     -- the repository path on the machine that created it
+  created_at     text COLLATE "C" NOT NULL,
+  database_id    text COLLATE "C",              -- the SQLite database last copied in by `sync --to`
   last_seq       bigint NOT NULL DEFAULT 0
+);
+
+-- Small key/value facts per repository (SQLite's meta table).
+CREATE TABLE meta (
+  repo_id bigint NOT NULL REFERENCES repositories (id),
+  key     text COLLATE "C" NOT NULL,
+  value   text COLLATE "C",
+  PRIMARY KEY (repo_id, key)
 );
 
 CREATE TABLE events (
   repo_id        bigint NOT NULL REFERENCES repositories (id),
   seq            bigint NOT NULL,
-  job_id         text NOT NULL,
-  record_id      text,
-  timestamp      text,
+  job_id         text COLLATE "C" NOT NULL,
+  record_id      text COLLATE "C",
+  timestamp      text COLLATE "C",
   ts_ns          bigint,
-  event_type     text,
-  event_name     text,
-  event_job_id   text,
-  agent_id       text,
-  item_id        text,
-  correlation_id text,
+  event_type     text COLLATE "C",
+  event_name     text COLLATE "C",
+  event_job_id   text COLLATE "C",
+  agent_id       text COLLATE "C",
+  item_id        text COLLATE "C",
+  correlation_id text COLLATE "C",
   json           json NOT NULL,
   source_id      bigint,
   line_no        bigint,
@@ -50,19 +60,19 @@ CREATE INDEX events_by_agent ON events (repo_id, agent_id, seq) WHERE agent_id I
 
 CREATE TABLE dlq_items (
   repo_id                bigint NOT NULL REFERENCES repositories (id),
-  job_id                 text NOT NULL,
-  item_id                text NOT NULL,
-  first_attempt          text,
-  last_attempt           text,
+  job_id                 text COLLATE "C" NOT NULL,
+  item_id                text COLLATE "C" NOT NULL,
+  first_attempt          text COLLATE "C",
+  last_attempt           text COLLATE "C",
   last_attempt_ns        bigint,
   failure_count          bigint,
-  error_signature        text,
-  error_type             text,
+  error_signature        text COLLATE "C",
+  error_type             text COLLATE "C",
   reprocess_eligible     bigint,
   manual_review_required bigint,
-  reprocess_requested_at text,
+  reprocess_requested_at text COLLATE "C",
   json                   json NOT NULL,
-  updated_at             text NOT NULL,
+  updated_at             text COLLATE "C" NOT NULL,
   source_id              bigint,
   PRIMARY KEY (repo_id, job_id, item_id)
 );
@@ -71,28 +81,28 @@ CREATE INDEX dlq_by_signature ON dlq_items (repo_id, job_id, error_signature);
 
 CREATE TABLE job_states (
   repo_id          bigint NOT NULL REFERENCES repositories (id),
-  job_id           text NOT NULL,
+  job_id           text COLLATE "C" NOT NULL,
   version          bigint NOT NULL,
   is_complete      bigint,
   total_items      bigint,
   successful_count bigint,
   failed_count     bigint,
-  updated_at       text,
+  updated_at       text COLLATE "C",
   json             json NOT NULL,
-  written_at       text NOT NULL,
+  written_at       text COLLATE "C" NOT NULL,
   source_id        bigint,
   PRIMARY KEY (repo_id, job_id, version)
 );
 
 CREATE TABLE sessions (
   repo_id           bigint NOT NULL REFERENCES repositories (id),
-  session_id        text NOT NULL,
-  status            text,
-  started_at        text,
-  ended_at          text,
-  working_directory text,
+  session_id        text COLLATE "C" NOT NULL,
+  status            text COLLATE "C",
+  started_at        text COLLATE "C",
+  ended_at          text COLLATE "C",
+  working_directory text COLLATE "C",
   json              json NOT NULL,
-  updated_at        text NOT NULL,
+  updated_at        text COLLATE "C" NOT NULL,
   source_id         bigint,
   PRIMARY KEY (repo_id, session_id)
 );
@@ -100,15 +110,15 @@ CREATE INDEX sessions_by_status ON sessions (repo_id, status);
 
 CREATE TABLE workflow_checkpoints (
   repo_id            bigint NOT NULL REFERENCES repositories (id),
-  workflow_id        text NOT NULL,
-  status             text,
+  workflow_id        text COLLATE "C" NOT NULL,
+  status             text COLLATE "C",
   current_step_index bigint,
   total_steps        bigint,
-  workflow_name      text,
-  timestamp          text,
+  workflow_name      text COLLATE "C",
+  timestamp          text COLLATE "C",
   ts_ns              bigint,
   json               json NOT NULL,
-  updated_at         text NOT NULL,
+  updated_at         text COLLATE "C" NOT NULL,
   source_id          bigint,
   PRIMARY KEY (repo_id, workflow_id)
 );
@@ -120,30 +130,30 @@ CREATE INDEX workflow_checkpoints_by_time ON workflow_checkpoints (repo_id, ts_n
 CREATE TABLE import_sources (
   repo_id        bigint NOT NULL REFERENCES repositories (id),
   id             bigint NOT NULL,
-  path           text NOT NULL,
-  legacy_root    text NOT NULL,
-  rel_path       text NOT NULL,
-  kind           text NOT NULL,
-  job_id         text,
+  path           text COLLATE "C" NOT NULL,
+  legacy_root    text COLLATE "C" NOT NULL,
+  rel_path       text COLLATE "C" NOT NULL,
+  kind           text COLLATE "C" NOT NULL,
+  job_id         text COLLATE "C",
   bytes          bigint NOT NULL,
-  sha256         text NOT NULL,
+  sha256         text COLLATE "C" NOT NULL,
   mtime_ns       bigint,
   inode          bigint,
   rows           bigint NOT NULL,
   unparsed       bigint NOT NULL DEFAULT 0,
   final_newline  bigint,
-  content_sha256 text,
+  content_sha256 text COLLATE "C",
   first_seq      bigint,
   last_seq       bigint,
-  row_table      text,
-  row_key1       text,
-  row_key2       text,
-  status         text NOT NULL,
+  row_table      text COLLATE "C",
+  row_key1       text COLLATE "C",
+  row_key2       text COLLATE "C",
+  status         text COLLATE "C" NOT NULL,
   rows_changed   bigint NOT NULL DEFAULT 0,
-  note           text,
-  imported_at    text NOT NULL,
-  verified_at    text,
-  removed_at     text,
+  note           text COLLATE "C",
+  imported_at    text COLLATE "C" NOT NULL,
+  verified_at    text COLLATE "C",
+  removed_at     text COLLATE "C",
   PRIMARY KEY (repo_id, id),
   UNIQUE (repo_id, path, sha256)
 );
@@ -153,7 +163,7 @@ CREATE TABLE unparsed_lines (
   source_id bigint NOT NULL,
   line_no   bigint NOT NULL,
   raw       bytea NOT NULL,
-  reason    text NOT NULL,
+  reason    text COLLATE "C" NOT NULL,
   PRIMARY KEY (repo_id, source_id, line_no),
   FOREIGN KEY (repo_id, source_id) REFERENCES import_sources (repo_id, id)
 );

@@ -66,7 +66,7 @@ TEST_CASE("every SQLite data table has its PostgreSQL twin: repo_id first, then 
 
   // repository and meta become the repositories table; mirror_changes tracks
   // mirror files, which only the SQLite store writes.
-  for (const std::string table : {"events", "dlq_items", "job_states", "sessions", "workflow_checkpoints",
+  for (const std::string table : {"meta", "events", "dlq_items", "job_states", "sessions", "workflow_checkpoints",
                                   "import_sources", "unparsed_lines", "source_blobs"}) {
     CAPTURE(table);
     const std::vector<Column> sqlite = SqliteColumns(box.root / "my-repo/prodigy.db", table);

@@ -91,6 +91,14 @@ std::string Result::sqlstate() const {
 
 int64_t Result::Int(int row, int col) const {
   const std::string_view text = Text(row, col);
+  if (PQfformat(res_.get(), col) == 1) {
+    // Binary format: a big-endian integer of the column's width.
+    uint64_t v = 0;
+    for (unsigned char c : text) v = (v << 8) | c;
+    if (text.size() == 4) return static_cast<int32_t>(v);
+    if (text.size() == 2) return static_cast<int16_t>(v);
+    return static_cast<int64_t>(v);
+  }
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
@@ -204,7 +212,7 @@ Result Connection::Exec(std::string_view sql) {
   return Check(Result(PQexec(conn_, text.c_str())), "a statement");
 }
 
-Result Connection::Query(const char* sql, const Param* params, size_t n) {
+Result Connection::Query(const char* sql, const Param* params, size_t n, bool binary) {
   std::vector<const char*> values(n);
   std::vector<int> lengths(n), formats(n);
   for (size_t i = 0; i < n; ++i) {
@@ -224,7 +232,7 @@ Result Connection::Query(const char* sql, const Param* params, size_t n) {
     }
   }
   return Check(Result(PQexecParams(conn_, sql, static_cast<int>(n), nullptr, values.data(), lengths.data(),
-                                   formats.data(), 0)),
+                                   formats.data(), binary ? 1 : 0)),
                "a query");
 }
 

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -43,6 +44,8 @@ class Result {
     return std::string(Text(row, col));
   }
   int64_t Int(int row, int col) const;
+  // Rows changed by an INSERT, UPDATE or DELETE.
+  int64_t Affected() const { return std::atoll(PQcmdTuples(res_.get())); }
   std::optional<int64_t> OptInt(int row, int col) const {
     if (IsNull(row, col)) return std::nullopt;
     return Int(row, col);
@@ -104,10 +107,14 @@ class Connection {
 
   // Runs a statement (no parameters, possibly several separated by ';').
   Result Exec(std::string_view sql);
-  // Runs one parameterised statement ($1, $2, ...); results in text format.
+  // Runs one parameterised statement ($1, $2, ...); results in text format,
+  // or in binary format when `binary` (bytea comes back as its bytes, bigint
+  // as 8 bytes: Result::Int and Text read both).
   Result Query(const char* sql, std::initializer_list<Param> params) { return Query(sql, params.begin(), params.size()); }
-  Result Query(const char* sql, const std::vector<Param>& params) { return Query(sql, params.data(), params.size()); }
-  Result Query(const char* sql, const Param* params, size_t n);
+  Result Query(const char* sql, const std::vector<Param>& params, bool binary = false) {
+    return Query(sql, params.data(), params.size(), binary);
+  }
+  Result Query(const char* sql, const Param* params, size_t n, bool binary = false);
 
   // COPY ... FROM STDIN: `sql` starts the copy, `feed` sends the rows through
   // PutCopyData, then the copy is ended and its result checked.
@@ -131,6 +138,11 @@ class Connection {
 
   // The error for a failed result or a failed connection, naming the server.
   Error ErrorFor(const Result& res, std::string_view what) const;
+  // Reconnects when the connection was lost (between calls: a server
+  // restart costs the call that noticed it, not every later one).
+  void EnsureConnected() {
+    if (IsBroken()) Reconnect();
+  }
   // True when the connection is gone (server restarted, network dropped).
   bool IsBroken() const { return PQstatus(conn_) != CONNECTION_OK; }
 
