@@ -123,6 +123,7 @@ std::vector<Command> DocumentCommands();  // state, sessions, checkpoints
 std::vector<Command> ExportCommands();
 std::vector<Command> MigrateCommands();   // migrate, import
 std::vector<Command> CheckCommands();
+std::vector<Command> SyncCommands();      // sync --to / --from a PostgreSQL server
 
 // Legacy Prodigy data of the repository (roots), without writing anything.
 std::vector<std::filesystem::path> LegacyRoots(Context& ctx);

@@ -20,7 +20,7 @@ constexpr const char* kProgram = "prodigy-store";
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto set : {InfoCommands, MigrateCommands, ExportCommands, EventsCommands, DlqCommands,
-                   DocumentCommands, CheckCommands}) {
+                   DocumentCommands, CheckCommands, SyncCommands}) {
     for (Command& c : set()) all.push_back(std::move(c));
   }
   return all;
