@@ -48,17 +48,20 @@ TEST_CASE("bad connections: one clear error naming the server, never the passwor
 TEST_CASE("the connection limit is a busy error that says what to do") {
   TestDatabase db;
   pg::Connection admin(db.url());
+  admin.Exec("DROP ROLE IF EXISTS prodigy_limited");  // roles belong to the cluster, not the database
   admin.Exec("CREATE ROLE prodigy_limited LOGIN CONNECTION LIMIT 1");
   const std::string url = WithParam(db.url(), "user", "prodigy_limited");
-  pg::Connection first(url);
-  try {
-    pg::Connection second(url);
-    FAIL("second connection allowed");
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::kBusy);
-    CHECK(e.message().find("has no free connection") != std::string::npos);
+  {
+    pg::Connection first(url);
+    try {
+      pg::Connection second(url);
+      FAIL("second connection allowed");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kBusy);
+      CHECK(e.message().find("has no free connection") != std::string::npos);
+    }
   }
-  admin.Exec("DROP OWNED BY prodigy_limited");
+  admin.Exec("DROP ROLE prodigy_limited");
 }
 
 TEST_CASE("a transaction rolls back on error and retries on deadlock") {

@@ -76,8 +76,8 @@ TEST_CASE("events round-trip verbatim with their columns, filters and counts") {
   REQUIRE(all.size() == 5);
   CHECK(all[0].seq == 1);
   CHECK(all[0].json == MakeEvent("job-a", 1).json);
-  CHECK(all[0].agent_id == "");
-  CHECK(all[1].agent_id == "agent-1");
+  CHECK(all[0].agent_id == "agent-1");
+  CHECK(all[1].agent_id == "");  // "" is stored as NULL and read back as ""
   CHECK(all[4].job_id == "job-b");
   CHECK(all[4].ts_ns == 1757145600000000005);
 

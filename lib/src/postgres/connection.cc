@@ -290,7 +290,14 @@ void Connection::Transaction(const std::function<void()>& fn) {
   bool reconnected = false;
   for (int attempt = 1;; ++attempt) {
     if (IsBroken()) Reconnect();
-    Check(Result(PQexec(conn_, "BEGIN")), "BEGIN");
+    Result begin(PQexec(conn_, "BEGIN"));
+    if (begin.status() != PGRES_COMMAND_OK && IsBroken() && !reconnected) {
+      // The server went away since the last call (e.g. it restarted).
+      reconnected = true;
+      Reconnect();
+      continue;
+    }
+    Check(std::move(begin), "BEGIN");
     in_transaction_ = true;
     try {
       fn();
