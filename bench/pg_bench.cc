@@ -56,8 +56,8 @@ Event MakeEvent(int64_t n) {
   e.event_name = kTypes[n % 5];
   e.agent_id = fmt::format("agent-{}", n % 8);
   e.json = fmt::format(
-      R"({{"id":"{}","timestamp":"{}","correlation_id":"c","event":{{"{}":{{"job_id":"{}","agent_id":"{}",)"
-      R"("item_id":"item-{}","duration_ms":1234,"message":"{}"}}}},"metadata":{{}}}})",
+      R"({{"id":"{}","timestamp":"{}","correlation_id":"c","event":{{"event_type":"{}","job_id":"{}",)"
+      R"("agent_id":"{}","item_id":"item-{}","duration_ms":1234,"message":"{}"}},"metadata":{{}}}})",
       e.record_id, e.timestamp, e.event_type, e.job_id, e.agent_id, n, std::string(600, 'x'));
   return e;
 }
@@ -150,7 +150,7 @@ int Main(int argc, char** argv) {
       });
     }
     EventQuery q;
-    q.job_id = "mapreduce-07";
+    q.job_id = "mapreduce-06";  // n % 20 == 6: every one of its events is agent_completed
     q.types = {"agent_completed"};
     int64_t ours_rows = 0;
     Stopwatch ours;
@@ -171,7 +171,7 @@ int Main(int argc, char** argv) {
     Stopwatch raw;
     pg::Result res = conn.Query(
         "SELECT seq, json FROM events WHERE repo_id = 1 AND job_id = $1 AND event_name = $2 ORDER BY seq",
-        {"mapreduce-07", "agent_completed"});
+        {"mapreduce-06", "agent_completed"});
     const double raw_s = raw.Seconds();
     if (res.rows() != ours_rows) std::fprintf(stderr, "query: %d raw rows, %lld ours\n", res.rows(), (long long)ours_rows);
     Print(fmt::format("filtered query over {} events ({} rows)", loaded, ours_rows), ours_s, raw_s, "rows",
