@@ -53,7 +53,10 @@ int RunInfo(Context& ctx) {
   const std::vector<RepoFolder> repos = RepositoriesUnder(config.storage_dir);
   const std::vector<fs::path> legacy = LegacyRoots(ctx);
   std::optional<RepositoryInfo> info;
-  if (loc.exists) info = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config).Info();
+  // With a PostgreSQL URL the local database is not where the data lives.
+  if (loc.exists && EngineOf(config) == Engine::kSqlite) {
+    info = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config).Info();
+  }
 
   if (ctx.json()) {
     Json j;
