@@ -91,7 +91,7 @@ void RunDlq(const Sizes& sz, Table& t) {
       index += fmt::format("\n  ],\n  \"job_id\": \"{}\",\n  \"updated_at\": \"{}\"\n}}", job,
                            FormatTimestamp(EventGenerator::StartNs()));
       internal::AtomicWriteFile(job_base / job / "mapreduce" / "dlq" / job / "index.json", index);
-      s.impl().Write([&](internal::WriteTxn& txn) {
+      internal::ImplOf(s).Write([&](engine::WriteTxn& txn) {
         for (const auto& r : rows) internal::UpsertDlqItem(txn, r);
       });
     }

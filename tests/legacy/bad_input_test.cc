@@ -287,9 +287,8 @@ TEST_CASE("rows changed after the import fail verification: the original is kept
   REQUIRE(Migrate(sb.repo, sb.Config(), keep).ok());
   {
     GlobalStorage storage = sb.Open();
-    storage.impl().Write([](internal::WriteTxn& txn) {
-      txn.conn().db().exec("DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)");
-    });
+    SQLite::Database(storage.location().db_path.string(), SQLite::OPEN_READWRITE)
+        .exec("DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)");
     const auto problems = CheckImports(storage);
     REQUIRE(problems.size() == 1);
     CHECK(problems[0].problem.find("holds 9 rows and 0 unparsed lines of it, the file gave 10 and 0") !=

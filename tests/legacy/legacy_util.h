@@ -14,7 +14,10 @@
 #include <doctest/doctest.h>
 
 #include "../unit/test_util.h"
-#include "store/storage_impl.h"
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include "prodigy/storage.h"
 
 namespace prodigy::test {
 
@@ -108,20 +111,19 @@ inline const LegacySource* FindSource(const MigrationReport& report, const std::
   return nullptr;
 }
 
+// The tests look at the database as any SQLite tool would: a connection of their own.
 inline int64_t Count(GlobalStorage& storage, const std::string& sql) {
-  int64_t out = 0;
-  storage.impl().Read([&] { out = storage.impl().conn->db().execAndGet(sql).getInt64(); });
-  return out;
+  SQLite::Database db(storage.location().db_path.string(), SQLite::OPEN_READWRITE);
+  return db.execAndGet(sql).getInt64();
 }
 
 inline std::string Query(GlobalStorage& storage, const std::string& sql) {
+  SQLite::Database db(storage.location().db_path.string(), SQLite::OPEN_READWRITE);
   std::string out;
-  storage.impl().Read([&] {
-    SQLite::Statement q(storage.impl().conn->db(), sql);
-    if (q.executeStep() && !q.getColumn(0).isNull()) {
-      out.assign(static_cast<const char*>(q.getColumn(0).getBlob()), static_cast<size_t>(q.getColumn(0).getBytes()));
-    }
-  });
+  SQLite::Statement q(db, sql);
+  if (q.executeStep() && !q.getColumn(0).isNull()) {
+    out.assign(static_cast<const char*>(q.getColumn(0).getBlob()), static_cast<size_t>(q.getColumn(0).getBytes()));
+  }
   return out;
 }
 

@@ -25,12 +25,26 @@ enum class ErrorCode {
   kInternal,            // a bug: please report it with the message
 };
 
-// Stable lower-case name of a code, e.g. "not_found"; used in --json output.
+// Stable lower-case name of a code, e.g. "not_found", for programs that
+// report errors in a machine-readable form (logs, JSON).
 std::string_view ErrorCodeName(ErrorCode code);
 
 class Error : public std::exception {
  public:
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  // Named constructors, one per code (leveldb's Status::NotFound(...) style).
+  static Error InvalidArgument(std::string message) { return {ErrorCode::kInvalidArgument, std::move(message)}; }
+  static Error NotFound(std::string message) { return {ErrorCode::kNotFound, std::move(message)}; }
+  static Error Config(std::string message) { return {ErrorCode::kConfig, std::move(message)}; }
+  static Error Io(std::string message) { return {ErrorCode::kIo, std::move(message)}; }
+  static Error Corruption(std::string message) { return {ErrorCode::kCorruption, std::move(message)}; }
+  static Error TooNew(std::string message) { return {ErrorCode::kTooNew, std::move(message)}; }
+  static Error Busy(std::string message) { return {ErrorCode::kBusy, std::move(message)}; }
+  static Error VerificationFailed(std::string message) {
+    return {ErrorCode::kVerificationFailed, std::move(message)};
+  }
+  static Error Internal(std::string message) { return {ErrorCode::kInternal, std::move(message)}; }
 
   ErrorCode code() const noexcept { return code_; }
   const std::string& message() const noexcept { return message_; }

@@ -15,6 +15,12 @@
 // Documents are passed and returned as JSON text in Prodigy's shapes
 // (reference: docs/storage-layout.md). The text is stored verbatim, so fields
 // the store does not know survive a round trip byte for byte.
+//
+// Ids (job ids, DLQ item ids, session ids, workflow ids), whether passed as
+// arguments or found in documents, must be non-empty, at most 4096 bytes,
+// free of NUL bytes and valid UTF-8; any other id is refused with
+// kInvalidArgument naming it. Any other byte is allowed: mirror file names
+// encode ids (EncodeFileName).
 #ifndef PRODIGY_STORAGE_H_
 #define PRODIGY_STORAGE_H_
 
@@ -67,6 +73,9 @@ struct RepositoryInfo {
 };
 
 class EventCursor;
+namespace internal {
+struct StorageAccess;  // the library's own modules (lib/src/store/storage_impl.h)
+}  // namespace internal
 
 class GlobalStorage {
  public:
@@ -173,11 +182,10 @@ class GlobalStorage {
   // PRAGMA integrity_check; empty when the database is sound.
   std::vector<std::string> CheckIntegrity();
 
-  // Internal: the implementation, for the library's own modules.
   struct Impl;
-  Impl& impl() { return *impl_; }
 
  private:
+  friend struct internal::StorageAccess;
   explicit GlobalStorage(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -185,6 +193,8 @@ class GlobalStorage {
 // Iterates over a query's events page by page (bounded memory). It holds no
 // transaction between pages, so writers are never blocked by a slow reader;
 // events appended while iterating are seen if they match.
+// REQUIRES: the GlobalStorage that returned it outlives it: a cursor reads
+// through its storage (moving the storage is fine, destroying it is not).
 class EventCursor {
  public:
   EventCursor(EventCursor&&) noexcept;

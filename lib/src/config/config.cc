@@ -24,8 +24,7 @@ std::optional<std::string> Env(const char* name) {
 fs::path ExpandHome(const std::string& value, const std::optional<std::string>& home) {
   if (value == "~" || value.starts_with("~/")) {
     if (!home) {
-      throw Error(ErrorCode::kConfig,
-                  fmt::format("cannot expand '{}': HOME is not set; use an absolute path", value));
+      throw Error::Config(fmt::format("cannot expand '{}': HOME is not set; use an absolute path", value));
     }
     return fs::path(*home) / value.substr(value.size() > 1 ? 2 : 1);
   }
@@ -33,7 +32,7 @@ fs::path ExpandHome(const std::string& value, const std::optional<std::string>& 
 }
 
 [[noreturn]] void BadKey(const fs::path& file, const std::string& key, const std::string& why) {
-  throw Error(ErrorCode::kConfig, fmt::format("{}: key '{}' {}", file.string(), key, why));
+  throw Error::Config(fmt::format("{}: key '{}' {}", file.string(), key, why));
 }
 
 // Reads one config file into `config`. `allow_storage_dir` is false for
@@ -45,7 +44,7 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
     table = toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    throw Error(ErrorCode::kConfig, fmt::format("{}:{}:{}: invalid TOML: {}", file.string(), where.line,
+    throw Error::Config(fmt::format("{}:{}:{}: invalid TOML: {}", file.string(), where.line,
                                                 where.column, e.description()));
   }
   config->config_files.push_back(file);
@@ -174,8 +173,7 @@ StorageConfig ResolveConfig(const ResolveOptions& options) {
     config.storage_dir = home_root;
     config.storage_dir_source = StorageDirSource::kDefault;
   } else {
-    throw Error(ErrorCode::kConfig,
-                "cannot find the storage root: HOME is not set and neither --storage-dir nor "
+    throw Error::Config("cannot find the storage root: HOME is not set and neither --storage-dir nor "
                 "PRODIGY_STORAGE_DIR is given; set one of them (the current directory is never used)");
   }
   config.storage_dir = fs::absolute(config.storage_dir).lexically_normal();

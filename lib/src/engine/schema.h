@@ -30,15 +30,17 @@ enum class ColumnType {
   kBlob,  // bytes, stored exactly
 };
 
-// A value passed to an engine. string_view borrows from the record being
-// written (which outlives the statement: no copy on the hot path); std::string
-// holds a value computed for the write (e.g. a default timestamp).
-using Value = std::variant<std::monostate, int64_t, std::string_view, std::string>;
+// A value passed to an engine. `const std::string*` borrows a field of the
+// record being written, which outlives the statement (no copy on the hot
+// path); string_view borrows an argument (keys); std::string holds a value
+// computed for the write (e.g. a default timestamp).
+using Value = std::variant<std::monostate, int64_t, std::string_view, std::string, const std::string*>;
 
 inline bool IsNull(const Value& v) { return std::holds_alternative<std::monostate>(v); }
 inline std::string_view TextOf(const Value& v) {
   if (const auto* s = std::get_if<std::string_view>(&v)) return *s;
   if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* s = std::get_if<const std::string*>(&v)) return **s;
   return {};
 }
 
@@ -143,7 +145,7 @@ template <auto M>
 constexpr Field<RecordOf<M>> Text(std::string_view name, bool keep_empty = false) {
   using R = RecordOf<M>;
   return {Column{name, ColumnType::kText, false, keep_empty},
-          [](const R& r, const WriteOrigin&) -> Value { return std::string_view(r.*M); },
+          [](const R& r, const WriteOrigin&) -> Value { return &(r.*M); },
           [](R& r, const RowView& row, size_t i) { r.*M = std::string(row.Text(i)); }};
 }
 // A text member that is never NULL when read back but may be absent (std::optional<std::string>).
@@ -152,7 +154,7 @@ constexpr Field<RecordOf<M>> OptText(std::string_view name) {
   using R = RecordOf<M>;
   return {Column{name, ColumnType::kText},
           [](const R& r, const WriteOrigin&) -> Value {
-            return (r.*M) ? Value(std::string_view(*(r.*M))) : Value();
+            return (r.*M) ? Value(&*(r.*M)) : Value();
           },
           [](R& r, const RowView& row, size_t i) {
             if (!row.IsNull(i)) r.*M = std::string(row.Text(i));

@@ -5,6 +5,7 @@
 #ifndef PRODIGY_ENGINE_TABLES_H_
 #define PRODIGY_ENGINE_TABLES_H_
 
+#include "engine/engine.h"
 #include "engine/schema.h"
 #include "prodigy/records.h"
 
@@ -99,6 +100,36 @@ inline constexpr RowCodec<WorkflowCheckpoint, 10> kCheckpointCodec(std::array<Fi
 }});
 inline constexpr TableSpec kWorkflowCheckpoints{"workflow_checkpoints", kCheckpointCodec.columns, 1,
                                                 "workflow_id", "source_id"};
+
+// The import ledger (migrations/0002_legacy_import.sql). rows_changed is kept
+// by the database itself (triggers) and read on its own (RowsChanged).
+inline constexpr RowCodec<LedgerRow, 24> kLedgerCodec(std::array<Field<LedgerRow>, 24>{{
+    Generated<&LedgerRow::id>("id"),
+    Text<&LedgerRow::path>("path", true),
+    Text<&LedgerRow::legacy_root>("legacy_root", true),
+    Text<&LedgerRow::rel_path>("rel_path", true),
+    Text<&LedgerRow::kind>("kind", true),
+    Text<&LedgerRow::job_id>("job_id"),
+    Int<&LedgerRow::bytes>("bytes"),
+    Text<&LedgerRow::sha256>("sha256", true),
+    Int<&LedgerRow::mtime_ns>("mtime_ns"),
+    Int<&LedgerRow::inode>("inode"),
+    Int<&LedgerRow::rows>("rows"),
+    Int<&LedgerRow::unparsed>("unparsed"),
+    Int<&LedgerRow::final_newline>("final_newline"),
+    Text<&LedgerRow::content_sha256>("content_sha256"),
+    OptInt<&LedgerRow::first_seq>("first_seq"),
+    OptInt<&LedgerRow::last_seq>("last_seq"),
+    Text<&LedgerRow::row_table>("row_table"),
+    Text<&LedgerRow::row_key1>("row_key1"),
+    Text<&LedgerRow::row_key2>("row_key2"),
+    Text<&LedgerRow::status>("status", true),
+    Text<&LedgerRow::note>("note"),
+    Text<&LedgerRow::imported_at>("imported_at", true),
+    Text<&LedgerRow::verified_at>("verified_at"),
+    Text<&LedgerRow::removed_at>("removed_at"),
+}});
+inline constexpr TableSpec kImportSources{"import_sources", kLedgerCodec.columns, 1, "", ""};
 
 }  // namespace prodigy::engine::tables
 

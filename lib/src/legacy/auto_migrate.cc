@@ -3,22 +3,22 @@
 #include <string_view>
 
 #include "legacy/migration_run.h"
+#include "prodigy/error.h"
 #include "store/storage_impl.h"
 #include "util/log.h"
 
-namespace prodigy::internal {
+namespace prodigy::internal::legacy {
 
-void AutoMigrateOnOpen(GlobalStorage& storage) {
-  GlobalStorage::Impl& impl = storage.impl();
+void AutoMigrate(GlobalStorage::Impl& impl) {
   // The common case costs a few lstat calls: no legacy folders, or only the
   // files that an earlier run left in place.
-  if (!legacy::LegacyDataChanged(impl)) return;
+  if (!LegacyDataChanged(impl)) return;
   MigrationOptions options;
   options.on_message = [](std::string_view line) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
   };
   try {
-    legacy::RunMigration(impl, options, /*only_if_changed=*/true);
+    RunMigration(impl, options, /*only_if_changed=*/true);
   } catch (const Error& e) {
     // The store itself is usable; the originals are all still in place.
     std::fprintf(stderr,
@@ -28,4 +28,4 @@ void AutoMigrateOnOpen(GlobalStorage& storage) {
   }
 }
 
-}  // namespace prodigy::internal
+}  // namespace prodigy::internal::legacy

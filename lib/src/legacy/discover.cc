@@ -299,6 +299,30 @@ const char* KindName(Kind kind) {
   return "unknown";
 }
 
+const DocumentKind* StoredKind(Kind kind) {
+  switch (kind) {
+    case Kind::kEvents:
+    case Kind::kEventsArchive:
+      return &kEventKind;
+    case Kind::kDlqItem:
+    case Kind::kDlqIndex:
+      return &kDlqItemKind;
+    case Kind::kJobState:
+    case Kind::kJobStateMeta:
+      return &kJobStateKind;
+    case Kind::kSession:
+      return &kSessionKind;
+    case Kind::kWorkflowCheckpoint:
+      return &kCheckpointKind;
+    case Kind::kOrphanTmp:
+    case Kind::kSymlink:
+    case Kind::kSpecial:
+    case Kind::kUnknown:
+      return nullptr;
+  }
+  return nullptr;
+}
+
 bool IsImportable(Kind kind) {
   switch (kind) {
     case Kind::kOrphanTmp:

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "prodigy/config.h"
+#include "store/kinds.h"
 
 namespace prodigy::internal::legacy {
 
@@ -35,6 +36,8 @@ enum class Kind {
 };
 
 const char* KindName(Kind kind);
+// The document kind a legacy file is stored as; nullptr for kinds never imported.
+const DocumentKind* StoredKind(Kind kind);
 bool IsImportable(Kind kind);
 // Documents are read whole; the other importable kinds are streamed by line.
 bool IsLineKind(Kind kind);

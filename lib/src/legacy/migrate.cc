@@ -1,5 +1,6 @@
-// The migration run: plan, import, verify, delete; and the restore (export
-// --legacy) and ledger checks. The steps are in prodigy/migrate.h.
+// The migration run: plan, import, verify, delete (the steps are described
+// in prodigy/migrate.h), for Migrate, ImportPaths and the automatic migration
+// on open. The restore (export --legacy) and the ledger checks are in restore.cc.
 #include "prodigy/migrate.h"
 
 #include <unistd.h>
@@ -45,22 +46,10 @@ std::string Tilde(const fs::path& p) {
   return s;
 }
 
-const char* TargetFolder(Kind kind) {
-  switch (kind) {
-    case Kind::kEvents:
-    case Kind::kEventsArchive:
-      return "events";
-    case Kind::kDlqItem:
-    case Kind::kDlqIndex:
-      return "dlq";
-    case Kind::kJobState:
-    case Kind::kJobStateMeta:
-      return "state";
-    case Kind::kSession:
-      return "sessions";
-    default:
-      return "checkpoints";
-  }
+// The mirror folder of the kind a legacy file is stored as.
+std::string_view TargetFolder(Kind kind) {
+  const internal::DocumentKind* stored = legacy::StoredKind(kind);
+  return stored ? stored->folder : std::string_view();
 }
 
 // Progress over a whole run, in bytes read.
@@ -171,7 +160,7 @@ class Run {
   }
 
   MigrationReport Execute(GlobalStorage::Impl& impl) {
-    legacy::ScopedNoMmap no_mmap(*impl.conn);
+    const std::shared_ptr<void> bulk = impl.engine->BulkReads();
     legacy::CrashPoint("after_plan");
     const bool any = std::any_of(items_.begin(), items_.end(), [](const Item& it) { return it.to_import || it.row; });
     if (any) Announce();
@@ -207,7 +196,7 @@ class Run {
       it.verified = true;
       ++report_.verified;
       if (it.row->status == legacy::kStatusImported || it.row->status == legacy::kStatusRemoved) {
-        impl.Write([&](internal::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified); });
+        impl.Write([&](engine::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified); });
         it.row->status = legacy::kStatusVerified;
       }
     }
@@ -264,7 +253,7 @@ class Run {
       if (!it.to_import && !it.row) continue;
       const std::string from = it.src.anchor == mode_.repo ? it.src.group : Tilde(it.src.anchor / it.src.group);
       const std::string line =
-          fmt::format("Moving {} -> {}", from, Tilde(mode_.target_dir / TargetFolder(it.src.kind)));
+          fmt::format("Moving {} -> {}", from, Tilde(mode_.target_dir / std::string(TargetFolder(it.src.kind))));
       if (seen.insert(line).second) lines.push_back(line);
     }
     for (const std::string& line : lines) Say(line);
@@ -291,8 +280,8 @@ class Run {
 
   // The three proofs of design step 3.
   std::string Verify(GlobalStorage::Impl& impl, Item& it, Progress& progress) {
-    const std::string db_problem =
-        impl.Read([&] { return legacy::ProveFromDatabase(*impl.conn, *it.row); });
+    std::string db_problem;
+    impl.engine->Read([&](engine::ReadTxn& txn) { db_problem = legacy::ProveFromDatabase(txn, *it.row); });
     if (!db_problem.empty()) return "verification failed: " + db_problem;
     legacy::FileStat now;
     if (!legacy::StatRegular(it.src.path, &now)) {
@@ -322,10 +311,10 @@ class Run {
       }
       // Ledger first: a crash before the unlink leaves a file that the next
       // run finds "already imported" and removes then.
-      impl.Write([&](internal::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusRemoved); });
+      impl.Write([&](engine::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusRemoved); });
       if (::unlink(it.src.path.c_str()) != 0) {
         const int err = errno;
-        impl.Write([&](internal::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified); });
+        impl.Write([&](engine::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified); });
         Fail(it, fmt::format("imported and verified, but it cannot be removed: {}", std::strerror(err)));
         continue;
       }
@@ -374,8 +363,16 @@ constexpr const char* kFingerprintKey = "legacy_fingerprint";
 
 LedgerLookup ConnectionLookup(GlobalStorage::Impl& impl) {
   return [&impl](const std::string& path) {
-    return impl.Read([&] { return legacy::LedgerByPath(*impl.conn, path); });
+    std::vector<legacy::LedgerRow> rows;
+    impl.engine->Read([&](engine::ReadTxn& txn) { rows = txn.LedgerByPath(path); });
+    return rows;
   };
+}
+
+std::string StoredFingerprint(GlobalStorage::Impl& impl) {
+  std::string fp;
+  impl.engine->Read([&](engine::ReadTxn& txn) { fp = txn.Meta(kFingerprintKey).value_or(""); });
+  return fp;
 }
 
 RunMode MigrateMode(const GlobalStorage::Impl& impl) {
@@ -387,7 +384,6 @@ RunMode MigrateMode(const GlobalStorage::Impl& impl) {
 namespace internal::legacy {
 
 MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& options, bool only_if_changed) {
-  std::lock_guard guard(impl.mu);
   // Two processes opening the repository at once: the second waits here and
   // then finds the sources removed or already imported.
   FileLock lock_file(impl.location.dir / ".migrate.lock");
@@ -395,7 +391,7 @@ MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& 
   std::vector<Root> roots = FindRoots(impl.location.canonical_path, impl.config);
   std::vector<Source> sources = Discover(roots);
   if (only_if_changed &&
-      Fingerprint(sources) == impl.Read([&] { return ReadMeta(*impl.conn, kFingerprintKey); })) {
+      Fingerprint(sources) == StoredFingerprint(impl)) {
     MigrationReport unchanged;
     for (const Root& r : roots) unchanged.legacy_roots.push_back(r.path);
     return unchanged;
@@ -406,7 +402,7 @@ MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& 
   // What is left (kept files) is remembered, so opening the repository again
   // does not report it again until something changes.
   const std::string left = Fingerprint(Discover(FindRoots(impl.location.canonical_path, impl.config)));
-  impl.Write([&](WriteTxn& txn) { WriteMeta(txn, kFingerprintKey, left); });
+  impl.Write([&](engine::WriteTxn& txn) { txn.SetMeta(kFingerprintKey, left); });
   return report;
 }
 
@@ -414,8 +410,7 @@ bool LegacyDataChanged(GlobalStorage::Impl& impl) {
   std::vector<Root> roots = FindRoots(impl.location.canonical_path, impl.config);
   if (roots.empty()) return false;
   const std::string fp = Fingerprint(Discover(roots));
-  std::lock_guard guard(impl.mu);
-  return fp != impl.Read([&] { return ReadMeta(*impl.conn, kFingerprintKey); });
+  return fp != StoredFingerprint(impl);
 }
 
 }  // namespace internal::legacy
@@ -432,8 +427,7 @@ void ThrowIfFailed(const MigrationReport& report) {
     }
     list += fmt::format("{}{}: {}", list.empty() ? "" : "; ", s.path.string(), s.error);
   }
-  throw Error(ErrorCode::kVerificationFailed,
-              fmt::format("{} legacy file{} could not be imported or verified and {} left in place (nothing was "
+  throw Error::VerificationFailed(fmt::format("{} legacy file{} could not be imported or verified and {} left in place (nothing was "
                           "lost): {}",
                           report.failed, report.failed == 1 ? "" : "s", report.failed == 1 ? "was" : "were", list));
 }
@@ -442,8 +436,7 @@ std::vector<fs::path> FindLegacyRoots(const fs::path& repo_path, const StorageCo
   std::error_code ec;
   const fs::path canonical = fs::canonical(repo_path, ec);
   if (ec) {
-    throw Error(ErrorCode::kNotFound,
-                fmt::format("repository {} cannot be opened: {}", repo_path.string(), ec.message()));
+    throw Error::NotFound(fmt::format("repository {} cannot be opened: {}", repo_path.string(), ec.message()));
   }
   std::vector<fs::path> out;
   for (const legacy::Root& r : legacy::FindRoots(canonical, config)) out.push_back(r.path);
@@ -461,7 +454,7 @@ MigrationReport Migrate(const fs::path& repo_path, const StorageConfig& config, 
     const RepositoryLocation loc = LocateRepository(repo_path, config);  // writes nothing
     std::vector<legacy::Root> roots = legacy::FindRoots(loc.canonical_path, config);
     std::vector<legacy::Source> sources = legacy::Discover(roots);
-    legacy::ReadOnlyLedger ledger(loc.db_path);
+    legacy::ReadOnlyLedger ledger(loc.db_path, config);
     Run run(RunMode{true, loc.canonical_path, loc.dir}, options, std::move(roots), std::move(sources));
     run.Plan([&](const std::string& path) { return ledger.ByPath(path); });
     return run.DryRun();
@@ -471,13 +464,12 @@ MigrationReport Migrate(const fs::path& repo_path, const StorageConfig& config, 
   StorageConfig no_auto = config;
   no_auto.migration = MigrationPolicy::kOff;
   GlobalStorage storage = GlobalStorage::OpenWithConfig(repo_path, no_auto);
-  return legacy::RunMigration(storage.impl(), options, /*only_if_changed=*/false);
+  return legacy::RunMigration(internal::ImplOf(storage), options, /*only_if_changed=*/false);
 }
 
 MigrationReport ImportPaths(GlobalStorage& storage, const std::vector<fs::path>& paths,
                             const MigrationOptions& options) {
-  GlobalStorage::Impl& impl = storage.impl();
-  std::lock_guard guard(impl.mu);
+  GlobalStorage::Impl& impl = internal::ImplOf(storage);
   std::vector<legacy::Source> sources = legacy::DiscoverPaths(paths);
   // The store's own mirror files are Prodigy-shaped too; importing them would
   // duplicate every row.

@@ -17,6 +17,11 @@ MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& 
 // differ from those the previous run left in place.
 bool LegacyDataChanged(GlobalStorage::Impl& impl);
 
+// The automatic migration on open (policy `auto`): runs when the legacy data
+// changed since the last run; reports on stderr and never throws, the store
+// being usable either way.
+void AutoMigrate(GlobalStorage::Impl& impl);
+
 }  // namespace prodigy::internal::legacy
 
 #endif  // PRODIGY_LEGACY_MIGRATION_RUN_H_

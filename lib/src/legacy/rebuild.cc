@@ -1,7 +1,10 @@
 #include "legacy/rebuild.h"
 
+#include <climits>
+
 #include <fmt/format.h>
 
+#include "store/kinds.h"
 #include "util/sha256.h"
 
 namespace prodigy::internal::legacy {
@@ -9,156 +12,156 @@ namespace {
 
 bool IsLineSource(const LedgerRow& row) { return row.kind == "events" || row.kind == "events_archive"; }
 
-std::string_view ColumnBytes(const SQLite::Column& c) {
-  return std::string_view(static_cast<const char*>(c.getBlob()), static_cast<size_t>(c.getBytes()));
-}
-
 // Whether the single line_no 0 row (a whole document, or an archive's damage
 // note) exists.
-bool HasLineZero(Connection& conn, int64_t source_id) {
-  SQLite::Statement& q = conn.Prepare("SELECT 1 FROM unparsed_lines WHERE source_id = ?1 AND line_no = 0");
-  q.bind(1, source_id);
-  const bool found = q.executeStep();
-  q.reset();
+bool HasLineZero(engine::ReadTxn& txn, int64_t source_id) {
+  bool found = false;
+  txn.UnparsedLines(source_id, 0, [&](int64_t line_no, std::string_view) {
+    found = line_no == 0;
+    return false;
+  });
   return found;
 }
 
-std::string StreamBlob(Connection& conn, const LedgerRow& row, const ByteSink& sink) {
-  SQLite::Statement& q = conn.Prepare("SELECT chunk, data FROM source_blobs WHERE source_id = ?1 ORDER BY chunk");
-  q.bind(1, row.id);
+std::string StreamBlob(engine::ReadTxn& txn, const LedgerRow& row, const ByteSink& sink) {
   int64_t expected = 0;
   std::string problem;
-  while (q.executeStep()) {
-    if (q.getColumn(0).getInt64() != expected++) {
+  txn.Blob(row.id, [&](int64_t chunk, std::string_view bytes) {
+    if (chunk != expected++) {
       problem = fmt::format("chunk {} of the kept bytes is missing", expected - 1);
-      break;
+      return false;
     }
-    sink(ColumnBytes(q.getColumn(1)));
-  }
-  q.reset();
+    sink(bytes);
+    return true;
+  });
   if (problem.empty() && expected == 0 && row.bytes > 0) problem = "the kept bytes are missing";
   return problem;
 }
 
+// A line source's unparsed lines in line order, read a page at a time
+// (bounded memory however many lines failed to parse).
+class UnparsedPager {
+ public:
+  UnparsedPager(engine::ReadTxn& txn, int64_t source_id) : txn_(txn), source_id_(source_id) {}
+  // The next line's number, or INT64_MAX at the end.
+  int64_t PeekLine() {
+    if (pos_ == page_.size() && !done_) Refill();
+    return pos_ < page_.size() ? page_[pos_].first : INT64_MAX;
+  }
+  const std::string& Take() { return page_[pos_++].second; }
+
+ private:
+  static constexpr size_t kPage = 1024;
+  void Refill() {
+    page_.clear();
+    pos_ = 0;
+    txn_.UnparsedLines(source_id_, next_line_, [&](int64_t line_no, std::string_view raw) {
+      page_.emplace_back(line_no, std::string(raw));
+      next_line_ = line_no + 1;
+      return page_.size() < kPage;
+    });
+    done_ = page_.size() < kPage;
+  }
+  engine::ReadTxn& txn_;
+  int64_t source_id_;
+  int64_t next_line_ = 1;  // line 0 is a whole document or an archive's note
+  std::vector<std::pair<int64_t, std::string>> page_;
+  size_t pos_ = 0;
+  bool done_ = false;
+};
+
 // The lines of a line source, merged in line order from events (by the seq
 // range the import wrote) and unparsed_lines.
-std::string StreamLines(Connection& conn, const LedgerRow& row, const ByteSink& sink) {
-  SQLite::Statement& ev = conn.Prepare(
-      "SELECT line_no, json FROM events WHERE seq BETWEEN ?1 AND ?2 AND source_id = ?3 ORDER BY seq");
-  ev.bind(1, row.first_seq.value_or(1));
-  ev.bind(2, row.last_seq.value_or(0));
-  ev.bind(3, row.id);
-  SQLite::Statement& un =
-      conn.Prepare("SELECT line_no, raw FROM unparsed_lines WHERE source_id = ?1 AND line_no > 0 ORDER BY line_no");
-  un.bind(1, row.id);
-  bool ev_has = ev.executeStep();
-  bool un_has = un.executeStep();
+std::string StreamLines(engine::ReadTxn& txn, const LedgerRow& row, const ByteSink& sink) {
+  UnparsedPager unparsed(txn, row.id);
   int64_t line_no = 0;
   std::string problem;
   bool pending_newline = false;
-  while (ev_has || un_has) {
-    const int64_t ev_line = ev_has ? ev.getColumn(0).getInt64() : INT64_MAX;
-    const int64_t un_line = un_has ? un.getColumn(0).getInt64() : INT64_MAX;
-    const bool take_ev = ev_line < un_line;
-    const int64_t next = take_ev ? ev_line : un_line;
-    if (next != line_no + 1) {
+  auto emit = [&](int64_t n, std::string_view bytes) {
+    if (n != line_no + 1) {
       problem = fmt::format("line {} is missing from the database", line_no + 1);
-      break;
+      return false;
     }
-    line_no = next;
+    line_no = n;
     if (pending_newline) sink("\n");
-    if (take_ev) {
-      sink(ColumnBytes(ev.getColumn(1)));
-      ev_has = ev.executeStep();
-    } else {
-      sink(ColumnBytes(un.getColumn(1)));
-      un_has = un.executeStep();
-    }
+    sink(bytes);
     pending_newline = true;
-  }
-  ev.reset();
-  un.reset();
+    return true;
+  };
+  auto unparsed_before = [&](int64_t limit) {
+    while (unparsed.PeekLine() < limit) {
+      const int64_t n = unparsed.PeekLine();
+      if (!emit(n, unparsed.Take())) return false;
+    }
+    return true;
+  };
+  txn.ImportedEvents(row.id, row.first_seq.value_or(1), row.last_seq.value_or(0),
+                     [&](int64_t n, std::string_view json) { return unparsed_before(n) && emit(n, json); });
+  if (problem.empty()) unparsed_before(INT64_MAX);
   if (problem.empty() && pending_newline && row.final_newline) sink("\n");
   return problem;
 }
 
-std::string StreamDocument(Connection& conn, const LedgerRow& row, const ByteSink& sink) {
-  if (HasBlob(conn, row.id)) return StreamBlob(conn, row, sink);
-  {
-    SQLite::Statement& q = conn.Prepare("SELECT raw FROM unparsed_lines WHERE source_id = ?1 AND line_no = 0");
-    q.bind(1, row.id);
-    if (q.executeStep()) {
-      sink(ColumnBytes(q.getColumn(0)));
-      q.reset();
-      return {};
+std::string StreamDocument(engine::ReadTxn& txn, const LedgerRow& row, const ByteSink& sink) {
+  if (txn.HasBlob(row.id)) return StreamBlob(txn, row, sink);
+  bool whole = false;
+  txn.UnparsedLines(row.id, 0, [&](int64_t line_no, std::string_view raw) {
+    if (line_no == 0) {
+      sink(raw);
+      whole = true;
     }
-    q.reset();
-  }
-  const char* sql = nullptr;
-  if (row.row_table == "dlq_items") sql = "SELECT json FROM dlq_items WHERE job_id = ?1 AND item_id = ?2";
-  else if (row.row_table == "job_states") sql = "SELECT json FROM job_states WHERE job_id = ?1 AND version = ?2";
-  else if (row.row_table == "sessions") sql = "SELECT json FROM sessions WHERE session_id = ?1";
-  else if (row.row_table == "workflow_checkpoints") sql = "SELECT json FROM workflow_checkpoints WHERE workflow_id = ?1";
-  if (sql == nullptr) return "the document is missing from the database";
-  SQLite::Statement& q = conn.Prepare(sql);
-  q.bind(1, row.row_key1);
-  if (row.row_table == "job_states") q.bind(2, static_cast<int64_t>(std::stoll(row.row_key2)));
-  else if (row.row_table == "dlq_items") q.bind(2, row.row_key2);
-  std::string problem;
-  if (q.executeStep()) sink(ColumnBytes(q.getColumn(0)));
-  else problem = fmt::format("{} row {}{}{} no longer exists", row.row_table, row.row_key1,
-                             row.row_key2.empty() ? "" : " / ", row.row_key2);
-  q.reset();
-  return problem;
+    return false;
+  });
+  if (whole) return {};
+  const DocumentKind* kind = KindOfTable(row.row_table);
+  if (kind == nullptr || !kind->key_from_text) return "the document is missing from the database";
+  const RowKey key = kind->key_from_text(row.row_key1, row.row_key2);
+  const size_t json = kind->table->IndexOf("json");
+  const bool found = txn.Get(*kind->table, key, [&](const engine::RowView& r) {
+    sink(r.Text(json));
+    return false;
+  });
+  if (found) return {};
+  return fmt::format("{} row {}{}{} no longer exists", row.row_table, row.row_key1, row.row_key2.empty() ? "" : " / ",
+                     row.row_key2);
 }
 
 }  // namespace
 
-std::string RebuildSource(Connection& conn, const LedgerRow& row, const ByteSink& sink) {
-  if (row.kind == "events_archive") return StreamBlob(conn, row, sink);
-  if (IsLineSource(row)) return StreamLines(conn, row, sink);
-  return StreamDocument(conn, row, sink);
+std::string RebuildSource(engine::ReadTxn& txn, const LedgerRow& row, const ByteSink& sink) {
+  if (row.kind == "events_archive") return StreamBlob(txn, row, sink);
+  if (IsLineSource(row)) return StreamLines(txn, row, sink);
+  return StreamDocument(txn, row, sink);
 }
 
-RowCounts CountRows(Connection& conn, const LedgerRow& row) {
+RowCounts CountRows(engine::ReadTxn& txn, const LedgerRow& row) {
   RowCounts c;
   if (IsLineSource(row)) {
-    SQLite::Statement& ev =
-        conn.Prepare("SELECT count(*) FROM events WHERE seq BETWEEN ?1 AND ?2 AND source_id = ?3");
-    ev.bind(1, row.first_seq.value_or(1));
-    ev.bind(2, row.last_seq.value_or(0));
-    ev.bind(3, row.id);
-    ev.executeStep();
-    c.rows = ev.getColumn(0).getInt64();
-    ev.reset();
-    SQLite::Statement& un = conn.Prepare("SELECT count(*) FROM unparsed_lines WHERE source_id = ?1");
-    un.bind(1, row.id);
-    un.executeStep();
-    c.unparsed = un.getColumn(0).getInt64();
-    un.reset();
+    c.rows = txn.CountImportedEvents(row.id, row.first_seq.value_or(1), row.last_seq.value_or(0));
+    c.unparsed = txn.CountUnparsed(row.id);
     return c;
   }
-  if (HasLineZero(conn, row.id)) {
+  if (HasLineZero(txn, row.id)) {
     c.unparsed = 1;
     return c;
   }
-  bool present = HasBlob(conn, row.id);
+  bool present = txn.HasBlob(row.id);
   if (!present) {
-    present = RebuildSource(conn, row, [](std::string_view) {}).empty();
+    present = RebuildSource(txn, row, [](std::string_view) {}).empty();
   }
   c.rows = present ? 1 : 0;
   return c;
 }
 
-std::string ProveFromDatabase(Connection& conn, const LedgerRow& row) {
-  const RowCounts counts = CountRows(conn, row);
+std::string ProveFromDatabase(engine::ReadTxn& txn, const LedgerRow& row) {
+  const RowCounts counts = CountRows(txn, row);
   if (counts.rows != row.rows || counts.unparsed != row.unparsed) {
     return fmt::format("the database holds {} rows and {} unparsed lines of it, the file gave {} and {}",
                        counts.rows, counts.unparsed, row.rows, row.unparsed);
   }
   Sha256 sha;
   uint64_t bytes = 0;
-  std::string problem = RebuildSource(conn, row, [&](std::string_view data) {
+  std::string problem = RebuildSource(txn, row, [&](std::string_view data) {
     sha.Update(data);
     bytes += data.size();
   });
@@ -171,7 +174,7 @@ std::string ProveFromDatabase(Connection& conn, const LedgerRow& row) {
   }
   if (row.kind == "events_archive") {
     Sha256 content;
-    problem = StreamLines(conn, row, [&](std::string_view data) { content.Update(data); });
+    problem = StreamLines(txn, row, [&](std::string_view data) { content.Update(data); });
     if (!problem.empty()) return problem;
     if (content.FinalHex() != row.content_sha256) {
       return "the archive's lines rebuilt from the database differ from its decompressed content";

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "legacy/ledger.h"
-#include "sqlite/connection.h"
+#include "engine/engine.h"
 
 namespace prodigy::internal::legacy {
 
@@ -17,18 +17,18 @@ using ByteSink = std::function<void(std::string_view)>;
 
 // Streams the source's original bytes. Returns what is missing (empty when
 // everything could be rebuilt).
-std::string RebuildSource(Connection& conn, const LedgerRow& row, const ByteSink& sink);
+std::string RebuildSource(engine::ReadTxn& txn, const LedgerRow& row, const ByteSink& sink);
 
 struct RowCounts {
   int64_t rows = 0;
   int64_t unparsed = 0;
 };
-RowCounts CountRows(Connection& conn, const LedgerRow& row);
+RowCounts CountRows(engine::ReadTxn& txn, const LedgerRow& row);
 
 // Proves the import from the database alone: row counts equal the ledger's
 // and the rebuilt bytes (and, for archives, the decompressed content) have
 // the recorded SHA-256. Returns the problem, or empty.
-std::string ProveFromDatabase(Connection& conn, const LedgerRow& row);
+std::string ProveFromDatabase(engine::ReadTxn& txn, const LedgerRow& row);
 
 }  // namespace prodigy::internal::legacy
 

@@ -86,10 +86,10 @@ bool IsSafeRelative(const fs::path& rel) {
 }  // namespace
 
 std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& dir) {
-  GlobalStorage::Impl& impl = storage.impl();
-  std::lock_guard guard(impl.mu);
-  legacy::ScopedNoMmap no_mmap(*impl.conn);
-  const std::vector<legacy::LedgerRow> rows = impl.Read([&] { return legacy::LedgerAll(*impl.conn); });
+  GlobalStorage::Impl& impl = internal::ImplOf(storage);
+  const std::shared_ptr<void> bulk = impl.engine->BulkReads();
+  std::vector<legacy::LedgerRow> rows;
+  impl.engine->Read([&](engine::ReadTxn& txn) { rows = txn.LedgerAll(); });
   internal::EnsureDir(dir, 0755);
   std::vector<ExportedFile> out;
   std::set<std::string> used;
@@ -111,8 +111,10 @@ std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& d
     }
     file.path = dir / rel;
     FileWriter writer(file.path);
-    const std::string problem =
-        impl.Read([&] { return legacy::RebuildSource(*impl.conn, row, [&](std::string_view d) { writer.Write(d); }); });
+    std::string problem;
+    impl.engine->Read([&](engine::ReadTxn& txn) {
+      problem = legacy::RebuildSource(txn, row, [&](std::string_view d) { writer.Write(d); });
+    });
     writer.Commit();
     file.bytes = writer.bytes();
     file.sha256 = writer.Sha256();
@@ -129,10 +131,11 @@ std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& d
 }
 
 std::vector<ImportRecord> ListImports(GlobalStorage& storage) {
-  GlobalStorage::Impl& impl = storage.impl();
-  std::lock_guard guard(impl.mu);
+  GlobalStorage::Impl& impl = internal::ImplOf(storage);
+  std::vector<legacy::LedgerRow> rows;
+  impl.engine->Read([&](engine::ReadTxn& txn) { rows = txn.LedgerAll(); });
   std::vector<ImportRecord> out;
-  for (const legacy::LedgerRow& r : impl.Read([&] { return legacy::LedgerAll(*impl.conn); })) {
+  for (const legacy::LedgerRow& r : rows) {
     ImportRecord rec;
     rec.id = r.id;
     rec.path = r.path;
@@ -154,18 +157,19 @@ std::vector<ImportRecord> ListImports(GlobalStorage& storage) {
 }
 
 std::vector<ImportProblem> CheckImports(GlobalStorage& storage) {
-  GlobalStorage::Impl& impl = storage.impl();
-  std::lock_guard guard(impl.mu);
-  legacy::ScopedNoMmap no_mmap(*impl.conn);
+  GlobalStorage::Impl& impl = internal::ImplOf(storage);
+  const std::shared_ptr<void> bulk = impl.engine->BulkReads();
+  std::vector<legacy::LedgerRow> rows;
+  impl.engine->Read([&](engine::ReadTxn& txn) { rows = txn.LedgerAll(); });
   std::vector<ImportProblem> out;
-  for (const legacy::LedgerRow& r : impl.Read([&] { return legacy::LedgerAll(*impl.conn); })) {
-    const std::string problem = impl.Read([&] { return legacy::ProveFromDatabase(*impl.conn, r); });
+  for (const legacy::LedgerRow& r : rows) {
+    std::string problem;
+    int64_t changed = 0;
+    impl.engine->Read([&](engine::ReadTxn& txn) {
+      problem = legacy::ProveFromDatabase(txn, r);
+      if (!problem.empty()) changed = txn.RowsChanged(r.id);
+    });
     if (!problem.empty()) {
-      const int64_t changed = impl.Read([&] {
-        SQLite::Statement& q = impl.conn->Prepare("SELECT rows_changed FROM import_sources WHERE id = ?1");
-        q.bind(1, r.id);
-        return q.executeStep() ? q.getColumn(0).getInt64() : int64_t{0};
-      });
       if (changed > 0) {
         out.push_back({r.id, r.path,
                        fmt::format("{} of its rows were removed or replaced after the import (retention, purge "

@@ -181,7 +181,7 @@ LineScan ScanLines(RawFile& file, bool gzip, LineVisitor& visitor) {
   }
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) {
-    throw Error(ErrorCode::kInternal, "zlib could not be initialised");
+    throw Error::Internal("zlib could not be initialised");
   }
   struct Guard {
     z_stream* zs;
@@ -288,36 +288,34 @@ ParsedDoc ParseDocument(const Source& source, const std::string& text) {
     switch (source.kind) {
       case Kind::kDlqItem: {
         DlqItem d = ExtractDlqItem(source.job_id, text);
-        out.table = "dlq_items";
-        out.key1 = d.job_id;
-        out.key2 = d.item_id;
+        out.kind = &kDlqItemKind;
+        out.key = {d.job_id, d.item_id};
         out.row = std::move(d);
         break;
       }
       case Kind::kJobState: {
         JobState s = ExtractJobState(source.job_id, text);
-        out.table = "job_states";
-        out.key1 = s.job_id;
-        out.key2 = std::to_string(s.version);
+        out.kind = &kJobStateKind;
+        out.key = {s.job_id, s.version};
         out.row = std::move(s);
         break;
       }
       case Kind::kSession: {
         Session s = ExtractSession(text);
-        out.table = "sessions";
-        out.key1 = s.session_id;
+        out.kind = &kSessionKind;
+        out.key = {s.session_id};
         out.row = std::move(s);
         break;
       }
       case Kind::kWorkflowCheckpoint: {
         WorkflowCheckpoint c = ExtractCheckpoint(text);
-        out.table = "workflow_checkpoints";
-        out.key1 = c.workflow_id;
+        out.kind = &kCheckpointKind;
+        out.key = {c.workflow_id};
         out.row = std::move(c);
         break;
       }
       default:
-        throw Error(ErrorCode::kInternal, fmt::format("{} is not a document kind", KindName(source.kind)));
+        throw Error::Internal(fmt::format("{} is not a document kind", KindName(source.kind)));
     }
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kInvalidArgument) throw;

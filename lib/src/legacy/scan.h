@@ -14,6 +14,7 @@
 
 #include "legacy/discover.h"
 #include "prodigy/records.h"
+#include "store/kinds.h"
 #include "util/sha256.h"
 
 namespace prodigy::internal::legacy {
@@ -105,7 +106,8 @@ struct ParsedDoc {
   // Kept verbatim in source_blobs (metadata.json, index.json): derived data
   // the store regenerates, but the exact bytes are still needed to restore.
   bool blob = false;
-  std::string table, key1, key2;  // the typed row's table and key
+  const DocumentKind* kind = nullptr;  // the typed row's kind and key
+  RowKey key;
   std::string note;     // quirks (metadata.json pointing elsewhere, ...)
 };
 ParsedDoc ParseDocument(const Source& source, const std::string& text);

@@ -1,11 +1,11 @@
 #include "mirror/mirror.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <set>
@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "prodigy/error.h"
 #include "store/rows.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -24,23 +25,6 @@ using Json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
 constexpr size_t kFlushBytes = 1 << 20;
-
-// A read transaction: every query inside sees one snapshot of the database.
-class ReadSnapshot {
- public:
-  explicit ReadSnapshot(Connection& conn) : conn_(conn) { conn_.db().exec("BEGIN"); }
-  ~ReadSnapshot() {
-    conn_.ResetAll();
-    try {
-      if (sqlite3_get_autocommit(conn_.db().getHandle()) == 0) conn_.db().exec("COMMIT");
-    } catch (...) {
-      // A read transaction has nothing to lose.
-    }
-  }
-
- private:
-  Connection& conn_;
-};
 
 // Appends to (or creates) a file with large writes.
 class Appender {
@@ -117,35 +101,42 @@ bool SameContent(const fs::path& p, std::string_view content) {
   return text && *text == content;
 }
 
+// The kind mirrored as one file per row whose change-log kind is `change`.
+const DocumentKind* FileKind(const std::vector<const DocumentKind*>& kinds, std::string_view change) {
+  for (const DocumentKind* k : kinds) {
+    if (!k->file_suffix.empty() && k->change == change) return k;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-Mirror::Mirror(Connection& conn, const RepositoryLocation& location, const StorageConfig& config)
-    : conn_(conn), loc_(location), config_(config) {}
+Mirror::Mirror(engine::Engine& engine, const RepositoryLocation& location, const StorageConfig& config,
+               std::span<const DocumentKind* const> kinds)
+    : engine_(engine), loc_(location), config_(config), kinds_(kinds.begin(), kinds.end()) {}
 
 fs::path Mirror::EventsFile(const std::string& job_id) const {
-  return loc_.dir / "events" / EncodeFileName(job_id) / "events.jsonl";
+  return loc_.dir / kEventKind.folder / EncodeFileName(job_id) / "events.jsonl";
 }
 fs::path Mirror::DlqItemFile(const std::string& job_id, const std::string& item_id) const {
-  return loc_.dir / "dlq" / EncodeFileName(job_id) / "items" / (EncodeFileName(item_id) + ".json");
+  return loc_.dir / kDlqItemKind.folder / EncodeFileName(job_id) / "items" / (EncodeFileName(item_id) + ".json");
 }
 fs::path Mirror::DlqIndexFile(const std::string& job_id) const {
-  return loc_.dir / "dlq" / EncodeFileName(job_id) / "index.json";
+  return loc_.dir / kDlqItemKind.folder / EncodeFileName(job_id) / "index.json";
 }
 fs::path Mirror::StateDir(const std::string& job_id) const {
-  return loc_.dir / "state" / EncodeFileName(job_id);
+  return loc_.dir / kJobStateKind.folder / EncodeFileName(job_id);
 }
-fs::path Mirror::SessionFile(const std::string& session_id) const {
-  return loc_.dir / "sessions" / (EncodeFileName(session_id) + ".json");
-}
-fs::path Mirror::CheckpointFile(const std::string& workflow_id) const {
-  return loc_.dir / "checkpoints" / (EncodeFileName(workflow_id) + ".checkpoint.json");
+fs::path Mirror::DocumentFile(const DocumentKind& kind, const std::string& id) const {
+  return loc_.dir / kind.folder / (EncodeFileName(id) + std::string(kind.file_suffix));
 }
 
-int64_t Mirror::DatabaseId() {
+int64_t Mirror::DatabaseId(engine::ReadTxn& txn) {
   if (!database_id_) {
-    SQLite::Statement& q = conn_.Prepare("SELECT value FROM meta WHERE key = 'database_id'");
-    database_id_ = q.executeStep() ? q.getColumn(0).getInt64() : 0;
-    q.reset();
+    const std::string text = txn.Meta("database_id").value_or("0");
+    int64_t id = 0;
+    std::from_chars(text.data(), text.data() + text.size(), id);
+    database_id_ = id;
   }
   return *database_id_;
 }
@@ -158,8 +149,9 @@ FileLock& Mirror::Lock() {
 void Mirror::Sync() noexcept {
   if (!config_.mirrors) return;
   try {
+    std::lock_guard lock(mu_);
     FileLockGuard guard(Lock());
-    conn_.Read([&] { SyncLocked(); });
+    SyncLocked();
   } catch (const std::exception& e) {
     Log().warn("mirror files under {} are behind the database: {}; the next write or "
                "'prodigy-store check --repair' brings them up to date",
@@ -171,127 +163,114 @@ void Mirror::SyncLocked() {
   const fs::path mark_path = loc_.dir / ".mirror-mark";
   auto mark_pair = ReadMark(mark_path);
   int64_t min_seq = 0, max_seq = 0;
-  {
-    ReadSnapshot snap(conn_);
-    const int64_t db_id = DatabaseId();
+  bool done = false;
+  int64_t db_id = 0;
+  engine_.Snapshot([&](engine::ReadTxn& txn) {
+    db_id = DatabaseId(txn);
     // A mark written for another database file (deleted and created anew)
     // says nothing about this one's files.
     const bool foreign_mark = mark_pair && mark_pair->second != db_id;
     if (foreign_mark) mark_pair.reset();
     const int64_t mark = mark_pair ? mark_pair->first : 0;
-    SQLite::Statement& range = conn_.Prepare(
-        // Two subqueries: SQLite answers a lone min() or max() from the index, both at once by a scan.
-        "SELECT (SELECT min(seq) FROM mirror_changes), (SELECT max(seq) FROM mirror_changes)");
-    if (!range.executeStep() || range.getColumn(1).isNull()) return;  // nothing ever changed
-    min_seq = range.getColumn(0).getInt64();
-    max_seq = range.getColumn(1).getInt64();
-    range.reset();
-    if (max_seq <= mark && mark_pair) return;
+    const auto range = txn.ChangeRange();
+    if (!range) {  // nothing ever changed
+      done = true;
+      return;
+    }
+    min_seq = range->first;
+    max_seq = range->second;
+    if (max_seq <= mark && mark_pair) {
+      done = true;
+      return;
+    }
 
     bool full = foreign_mark || min_seq > mark + 1;  // or changes were pruned before being mirrored
     struct Pending {
-      std::set<std::string> events, events_rewrite, state, sessions, checkpoints, dlq_whole;
+      std::set<std::string> events, events_rewrite, state, dlq_whole;
       std::map<std::string, std::set<std::string>> dlq_items;
+      std::map<const DocumentKind*, std::set<std::string>> documents;  // one file per row
     } p;
     if (!full) {
-      SQLite::Statement& q = conn_.Prepare(
-          "SELECT DISTINCT kind, key1, key2 FROM mirror_changes WHERE seq > ?1 AND seq <= ?2");
-      q.bind(1, static_cast<int64_t>(mark));
-      q.bind(2, static_cast<int64_t>(max_seq));
-      while (q.executeStep()) {
-        const std::string kind = q.getColumn(0).getString();
-        const std::string key1 = q.getColumn(1).getString();
-        if (kind == kChangeEvents) p.events.insert(key1);
-        else if (kind == kChangeEventsRewrite) p.events_rewrite.insert(key1);
-        else if (kind == kChangeState) p.state.insert(key1);
-        else if (kind == kChangeSession) p.sessions.insert(key1);
-        else if (kind == kChangeCheckpoint) p.checkpoints.insert(key1);
-        else if (kind == kChangeDlq && q.getColumn(2).isNull()) p.dlq_whole.insert(key1);
-        else if (kind == kChangeDlq) p.dlq_items[key1].insert(q.getColumn(2).getString());
+      txn.Changes(mark, max_seq, [&](const engine::Change& c) {
+        if (c.kind == kChangeEvents) p.events.insert(c.key1);
+        else if (c.kind == kChangeEventsRewrite) p.events_rewrite.insert(c.key1);
+        else if (c.kind == kChangeState) p.state.insert(c.key1);
+        else if (c.kind == kChangeDlq && !c.key2) p.dlq_whole.insert(c.key1);
+        else if (c.kind == kChangeDlq) p.dlq_items[c.key1].insert(*c.key2);
+        else if (const DocumentKind* k = FileKind(kinds_, c.kind)) p.documents[k].insert(c.key1);
         else full = true;  // a "gap" row, or a kind this binary does not know
-      }
+      });
     }
     if (full) {
       Log().debug("{}: regenerating all mirror files", loc_.dir.string());
-      SQLite::Statement& jobs = conn_.Prepare("SELECT DISTINCT job_id FROM events");
-      while (jobs.executeStep()) p.events_rewrite.insert(jobs.getColumn(0).getString());
-      SQLite::Statement& dlq = conn_.Prepare("SELECT DISTINCT job_id FROM dlq_items");
-      while (dlq.executeStep()) p.dlq_whole.insert(dlq.getColumn(0).getString());
-      SQLite::Statement& st = conn_.Prepare("SELECT DISTINCT job_id FROM job_states");
-      while (st.executeStep()) p.state.insert(st.getColumn(0).getString());
-      SQLite::Statement& ss = conn_.Prepare("SELECT session_id FROM sessions");
-      while (ss.executeStep()) p.sessions.insert(ss.getColumn(0).getString());
-      SQLite::Statement& cp = conn_.Prepare("SELECT workflow_id FROM workflow_checkpoints");
-      while (cp.executeStep()) p.checkpoints.insert(cp.getColumn(0).getString());
+      for (const auto& job : txn.Groups(*kEventKind.table)) p.events_rewrite.insert(job);
+      for (const auto& job : txn.Groups(*kDlqItemKind.table)) p.dlq_whole.insert(job);
+      for (const auto& job : txn.Groups(*kJobStateKind.table)) p.state.insert(job);
+      for (const DocumentKind* k : kinds_) {
+        if (k->file_suffix.empty()) continue;
+        for (const auto& id : txn.Groups(*k->table)) p.documents[k].insert(id);
+      }
     }
-    for (const auto& job : p.events_rewrite) SyncEvents(job, true);
+    for (const auto& job : p.events_rewrite) SyncEvents(txn, job, true);
     for (const auto& job : p.events) {
-      if (!p.events_rewrite.count(job)) SyncEvents(job, false);
+      if (!p.events_rewrite.count(job)) SyncEvents(txn, job, false);
     }
-    for (const auto& job : p.dlq_whole) SyncDlqJob(job);
+    for (const auto& job : p.dlq_whole) SyncDlqJob(txn, job);
     for (const auto& [job, items] : p.dlq_items) {
       if (p.dlq_whole.count(job)) continue;
-      for (const auto& item : items) SyncDlqItem(job, item);
-      WriteDlqIndex(job);
+      for (const auto& item : items) SyncDlqItem(txn, job, item);
+      WriteDlqIndex(txn, job);
     }
-    for (const auto& job : p.state) SyncState(job);
-    for (const auto& id : p.sessions) SyncSession(id);
-    for (const auto& id : p.checkpoints) SyncCheckpoint(id);
-    if (full) RemoveStrays();
-  }
-  WriteMark(mark_path, max_seq, DatabaseId());
+    for (const auto& job : p.state) SyncState(txn, job);
+    for (const auto& [kind, ids] : p.documents) {
+      for (const auto& id : ids) SyncDocument(txn, *kind, id);
+    }
+    if (full) RemoveStrays(txn);
+  });
+  if (done) return;
+  WriteMark(mark_path, max_seq, db_id);
   // Keep the change log short; the newest row stays so the sequence is known.
-  if (max_seq - min_seq > 256 && sqlite3_get_autocommit(conn_.db().getHandle()) != 0) {
-    conn_.Write([&](WriteTxn& txn) {
-      SQLite::Statement& d = txn.Prepare("DELETE FROM mirror_changes WHERE seq < ?1");
-      d.bind(1, static_cast<int64_t>(max_seq));
-      d.exec();
-    });
+  if (max_seq - min_seq > 256) {
+    engine_.Write([&](engine::WriteTxn& txn) { txn.PruneChanges(max_seq); });
   }
 }
 
-void Mirror::SyncEvents(const std::string& job_id, bool rewrite) {
+void Mirror::SyncEvents(engine::ReadTxn& txn, const std::string& job_id, bool rewrite) {
   const fs::path file = EventsFile(job_id);
   const fs::path mark_path = file.parent_path() / ".mirror-mark";
   const auto mark = rewrite ? std::nullopt : ReadMark(mark_path);
   if (!mark || FileSize(file) != mark->second) {
-    RewriteEvents(job_id);
+    RewriteEvents(txn, job_id);
     return;
   }
-  SQLite::Statement& q =
-      conn_.Prepare("SELECT seq, json FROM events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq");
-  q.bind(1, job_id);
-  q.bind(2, static_cast<int64_t>(mark->first));
   int64_t last = mark->first;
   std::optional<Appender> out;
-  while (q.executeStep()) {
+  txn.EventLog(job_id, mark->first, [&](int64_t seq, std::string_view json) {
     if (!out) out.emplace(file, false);
-    last = q.getColumn(0).getInt64();
-    const SQLite::Column json = q.getColumn(1);
-    out->Add(std::string_view(json.getText(), static_cast<size_t>(json.getBytes())));
-  }
+    last = seq;
+    out->Add(json);
+    return true;
+  });
   if (!out) return;
   out->Close();
   WriteMark(mark_path, last, FileSize(file));
 }
 
-void Mirror::RewriteEvents(const std::string& job_id) {
+void Mirror::RewriteEvents(engine::ReadTxn& txn, const std::string& job_id) {
   const fs::path file = EventsFile(job_id);
   const fs::path dir = file.parent_path();
-  SQLite::Statement& q = conn_.Prepare("SELECT seq, json FROM events WHERE job_id = ?1 ORDER BY seq");
-  q.bind(1, job_id);
   int64_t last = 0;
   std::optional<Appender> out;
   const fs::path tmp = dir / fmt::format(".events.jsonl.tmp.{}", ::getpid());
-  while (q.executeStep()) {
+  txn.EventLog(job_id, 0, [&](int64_t seq, std::string_view json) {
     if (!out) {
       EnsureDir(dir, 0755);
       out.emplace(tmp, true);
     }
-    last = q.getColumn(0).getInt64();
-    const SQLite::Column json = q.getColumn(1);
-    out->Add(std::string_view(json.getText(), static_cast<size_t>(json.getBytes())));
-  }
+    last = seq;
+    out->Add(json);
+    return true;
+  });
   if (!out) {
     RemoveTree(dir);  // the job has no events left
     return;
@@ -301,17 +280,16 @@ void Mirror::RewriteEvents(const std::string& job_id) {
   WriteMark(dir / ".mirror-mark", last, FileSize(file));
 }
 
-std::string Mirror::ExpectedDlqIndex(const std::string& job_id) {
-  SQLite::Statement& q =
-      conn_.Prepare("SELECT item_id, updated_at FROM dlq_items WHERE job_id = ?1 ORDER BY item_id");
-  q.bind(1, job_id);
+std::string Mirror::ExpectedDlqIndex(engine::ReadTxn& txn, const std::string& job_id) {
   Json ids = Json::array();
   std::string updated;
-  while (q.executeStep()) {
-    ids.push_back(q.getColumn(0).getString());
-    const std::string u = q.getColumn(1).getString();
-    if (u > updated) updated = u;
-  }
+  const engine::Value prefix[] = {std::string_view(job_id)};
+  txn.Scan(*kDlqItemKind.table, prefix, false, [&](const engine::RowView& row) {
+    const DlqItem d = engine::tables::kDlqCodec.Read(row);
+    ids.push_back(d.item_id);
+    if (d.updated_at > updated) updated = d.updated_at;
+    return true;
+  });
   if (ids.empty()) return {};
   // Prodigy builds index.json with json!, so its keys come out sorted.
   Json index;
@@ -322,8 +300,8 @@ std::string Mirror::ExpectedDlqIndex(const std::string& job_id) {
   return index.dump(2);
 }
 
-void Mirror::WriteDlqIndex(const std::string& job_id) {
-  const std::string index = ExpectedDlqIndex(job_id);
+void Mirror::WriteDlqIndex(engine::ReadTxn& txn, const std::string& job_id) {
+  const std::string index = ExpectedDlqIndex(txn, job_id);
   const fs::path file = DlqIndexFile(job_id);
   if (index.empty()) {
     RemoveTree(file.parent_path());
@@ -333,31 +311,29 @@ void Mirror::WriteDlqIndex(const std::string& job_id) {
   AtomicWriteFile(file, index);
 }
 
-void Mirror::SyncDlqItem(const std::string& job_id, const std::string& item_id) {
-  SQLite::Statement& q = conn_.Prepare("SELECT json FROM dlq_items WHERE job_id = ?1 AND item_id = ?2");
-  q.bind(1, job_id);
-  q.bind(2, item_id);
+void Mirror::SyncDlqItem(engine::ReadTxn& txn, const std::string& job_id, const std::string& item_id) {
+  const engine::Value key[] = {std::string_view(job_id), std::string_view(item_id)};
   const fs::path file = DlqItemFile(job_id, item_id);
-  if (q.executeStep()) {
+  if (const std::optional<DlqItem> d = GetRow<DlqItem>(txn, key)) {
     EnsureDir(file.parent_path(), 0755);
-    AtomicWriteFile(file, q.getColumn(0).getString());
+    AtomicWriteFile(file, d->json);
   } else {
     RemoveFileIfExists(file);
   }
 }
 
-void Mirror::SyncDlqJob(const std::string& job_id) {
+void Mirror::SyncDlqJob(engine::ReadTxn& txn, const std::string& job_id) {
   const fs::path dir = DlqIndexFile(job_id).parent_path();
   std::set<std::string> expected;
-  SQLite::Statement& q = conn_.Prepare("SELECT item_id, json FROM dlq_items WHERE job_id = ?1");
-  q.bind(1, job_id);
-  while (q.executeStep()) {
-    const fs::path file = DlqItemFile(job_id, q.getColumn(0).getString());
-    const std::string json = q.getColumn(1).getString();
+  std::vector<DlqItem> items;
+  const engine::Value prefix[] = {std::string_view(job_id)};
+  txn.Scan(*kDlqItemKind.table, prefix, false, CollectInto(&items));
+  for (const DlqItem& d : items) {
+    const fs::path file = DlqItemFile(job_id, d.item_id);
     expected.insert(file.filename().string());
-    if (!SameContent(file, json)) {
+    if (!SameContent(file, d.json)) {
       EnsureDir(file.parent_path(), 0755);
-      AtomicWriteFile(file, json);
+      AtomicWriteFile(file, d.json);
     }
   }
   std::error_code ec;
@@ -366,7 +342,7 @@ void Mirror::SyncDlqJob(const std::string& job_id) {
       if (!expected.count(entry.path().filename().string())) RemoveTree(entry.path());
     }
   }
-  WriteDlqIndex(job_id);
+  WriteDlqIndex(txn, job_id);
 }
 
 std::string Mirror::ExpectedStateMetadata(const JobState& latest) {
@@ -379,27 +355,23 @@ std::string Mirror::ExpectedStateMetadata(const JobState& latest) {
   return meta.dump(2);
 }
 
-void Mirror::SyncState(const std::string& job_id) {
+void Mirror::SyncState(engine::ReadTxn& txn, const std::string& job_id) {
   const fs::path dir = StateDir(job_id);
-  static const std::string sql = fmt::format(
-      "SELECT {} FROM job_states WHERE job_id = ?1 ORDER BY version DESC", kStateColumns);
-  SQLite::Statement& q = conn_.Prepare(sql.c_str());
-  q.bind(1, job_id);
-  std::set<std::string> expected{"metadata.json"};
-  std::optional<JobState> latest;
-  while (q.executeStep()) {
-    JobState s = ReadStateRow(q);
-    const std::string name = fmt::format("checkpoint-v{}.json", s.version);
-    expected.insert(name);
-    EnsureDir(dir, 0755);
-    if (!SameContent(dir / name, s.json)) AtomicWriteFile(dir / name, s.json);
-    if (!latest) latest = std::move(s);
-  }
-  if (!latest) {
+  std::vector<JobState> versions;  // newest first
+  const engine::Value prefix[] = {std::string_view(job_id)};
+  txn.Scan(*kJobStateKind.table, prefix, true, CollectInto(&versions));
+  if (versions.empty()) {
     RemoveTree(dir);
     return;
   }
-  AtomicWriteFile(dir / "metadata.json", ExpectedStateMetadata(*latest));
+  std::set<std::string> expected{"metadata.json"};
+  EnsureDir(dir, 0755);
+  for (const JobState& s : versions) {
+    const std::string name = fmt::format("checkpoint-v{}.json", s.version);
+    expected.insert(name);
+    if (!SameContent(dir / name, s.json)) AtomicWriteFile(dir / name, s.json);
+  }
+  AtomicWriteFile(dir / "metadata.json", ExpectedStateMetadata(versions.front()));
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
@@ -407,50 +379,29 @@ void Mirror::SyncState(const std::string& job_id) {
   }
 }
 
-void Mirror::SyncSession(const std::string& session_id) {
-  SQLite::Statement& q = conn_.Prepare("SELECT json FROM sessions WHERE session_id = ?1");
-  q.bind(1, session_id);
-  const fs::path file = SessionFile(session_id);
-  if (q.executeStep()) {
+void Mirror::SyncDocument(engine::ReadTxn& txn, const DocumentKind& kind, const std::string& id) {
+  const engine::Value key[] = {std::string_view(id)};
+  const fs::path file = DocumentFile(kind, id);
+  const size_t json = kind.table->IndexOf("json");
+  std::optional<std::string> content;
+  txn.Get(*kind.table, key, [&](const engine::RowView& row) {
+    content = std::string(row.Text(json));
+    return false;
+  });
+  if (content) {
     EnsureDir(file.parent_path(), 0755);
-    AtomicWriteFile(file, q.getColumn(0).getString());
+    AtomicWriteFile(file, *content);
   } else {
     RemoveFileIfExists(file);
   }
 }
 
-void Mirror::SyncCheckpoint(const std::string& workflow_id) {
-  SQLite::Statement& q = conn_.Prepare("SELECT json FROM workflow_checkpoints WHERE workflow_id = ?1");
-  q.bind(1, workflow_id);
-  const fs::path file = CheckpointFile(workflow_id);
-  if (q.executeStep()) {
-    EnsureDir(file.parent_path(), 0755);
-    AtomicWriteFile(file, q.getColumn(0).getString());
-  } else {
-    RemoveFileIfExists(file);
-  }
-}
-
-void Mirror::RemoveStrays() {
+void Mirror::RemoveStrays(engine::ReadTxn& txn) {
   // Top-level folders and files of each mirror kind that no row accounts for.
-  auto keys = [&](const char* sql, auto to_name) {
+  for (const DocumentKind* kind : kinds_) {
     std::set<std::string> names;
-    SQLite::Statement& q = conn_.Prepare(sql);
-    while (q.executeStep()) names.insert(to_name(q.getColumn(0).getString()));
-    return names;
-  };
-  auto enc = [](const std::string& id) { return EncodeFileName(id); };
-  const std::pair<const char*, std::set<std::string>> kinds[] = {
-      {"events", keys("SELECT DISTINCT job_id FROM events", enc)},
-      {"dlq", keys("SELECT DISTINCT job_id FROM dlq_items", enc)},
-      {"state", keys("SELECT DISTINCT job_id FROM job_states", enc)},
-      {"sessions", keys("SELECT session_id FROM sessions",
-                        [](const std::string& id) { return EncodeFileName(id) + ".json"; })},
-      {"checkpoints", keys("SELECT workflow_id FROM workflow_checkpoints",
-                           [](const std::string& id) { return EncodeFileName(id) + ".checkpoint.json"; })},
-  };
-  for (const auto& [kind, names] : kinds) {
-    const fs::path dir = loc_.dir / kind;
+    for (const std::string& id : txn.Groups(*kind->table)) names.insert(EncodeFileName(id) + std::string(kind->file_suffix));
+    const fs::path dir = loc_.dir / kind->folder;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -461,34 +412,29 @@ void Mirror::RemoveStrays() {
 
 void Mirror::RegenerateAll() {
   if (!config_.mirrors) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("mirror files are switched off for {} (mirrors = false in the "
-                            "configuration); switch them on to regenerate them",
-                            loc_.dir.string()));
+    throw Error::InvalidArgument(fmt::format("mirror files are switched off for {} (mirrors = false in the "
+                                             "configuration); switch them on to regenerate them",
+                                             loc_.dir.string()));
   }
+  std::lock_guard lock(mu_);
   FileLockGuard guard(Lock());
-  conn_.Read([&] {
-    RemoveFileIfExists(loc_.dir / ".mirror-mark");
-    // Without a mark every change counts as unmirrored; a gap forces a full pass.
-    conn_.Write([&](WriteTxn& txn) { LogChange(txn, "gap", ""); });
-    SyncLocked();
-  });
+  RemoveFileIfExists(loc_.dir / ".mirror-mark");
+  // Without a mark every change counts as unmirrored; a gap forces a full pass.
+  engine_.Write([&](engine::WriteTxn& txn) { txn.LogChange("gap", ""); });
+  SyncLocked();
 }
 
 void Mirror::CollapseChangeLog() {
-  conn_.Write([&](WriteTxn& txn) {
-    LogChange(txn, "gap", "");
-    SQLite::Statement& d = txn.Prepare("DELETE FROM mirror_changes WHERE seq < last_insert_rowid()");
-    d.exec();
-  });
+  std::lock_guard lock(mu_);
+  engine_.Write([&](engine::WriteTxn& txn) { txn.CollapseChanges(); });
 }
 
 std::vector<MirrorProblem> Mirror::Check() {
   std::vector<MirrorProblem> problems;
   if (!config_.mirrors) return problems;
+  std::lock_guard lock(mu_);
   FileLockGuard guard(Lock());
-  return conn_.Read([&] {
-    ReadSnapshot snap(conn_);
+  engine_.Snapshot([&](engine::ReadTxn& txn) {
     std::set<std::string> expected;  // every mirror file the database accounts for
     auto check_file = [&](const fs::path& file, std::string_view content) {
       expected.insert(file.string());
@@ -497,12 +443,7 @@ std::vector<MirrorProblem> Mirror::Check() {
     };
 
     // Event logs: compared as a stream, never loaded whole.
-    std::vector<std::string> jobs;
-    {
-      SQLite::Statement& q = conn_.Prepare("SELECT DISTINCT job_id FROM events");
-      while (q.executeStep()) jobs.push_back(q.getColumn(0).getString());
-    }
-    for (const auto& job : jobs) {
+    for (const auto& job : txn.Groups(*kEventKind.table)) {
       const fs::path file = EventsFile(job);
       expected.insert(file.string());
       std::ifstream in(file, std::ios::binary);
@@ -510,59 +451,46 @@ std::vector<MirrorProblem> Mirror::Check() {
         problems.push_back({file.string(), "missing"});
         continue;
       }
-      SQLite::Statement& q = conn_.Prepare("SELECT json FROM events WHERE job_id = ?1 ORDER BY seq");
-      q.bind(1, job);
       bool same = true;
       std::string line;
-      while (same && q.executeStep()) {
-        const SQLite::Column c = q.getColumn(0);
-        if (!std::getline(in, line) || in.eof() ||
-            line != std::string_view(c.getText(), static_cast<size_t>(c.getBytes()))) {
-          same = false;
-        }
-      }
-      q.reset();
+      txn.EventLog(job, 0, [&](int64_t, std::string_view json) {
+        if (!std::getline(in, line) || in.eof() || line != json) same = false;
+        return same;
+      });
       if (same && in.peek() != std::char_traits<char>::eof()) same = false;
       if (!same) problems.push_back({file.string(), "differs from the database"});
     }
 
     {
-      SQLite::Statement& q = conn_.Prepare("SELECT job_id, item_id, json FROM dlq_items ORDER BY job_id");
       std::set<std::string> dlq_jobs;
-      while (q.executeStep()) {
-        const std::string job = q.getColumn(0).getString();
-        check_file(DlqItemFile(job, q.getColumn(1).getString()), q.getColumn(2).getString());
-        dlq_jobs.insert(job);
-      }
-      for (const auto& job : dlq_jobs) check_file(DlqIndexFile(job), ExpectedDlqIndex(job));
+      txn.Scan(*kDlqItemKind.table, {}, false, [&](const engine::RowView& row) {
+        const DlqItem d = engine::tables::kDlqCodec.Read(row);
+        check_file(DlqItemFile(d.job_id, d.item_id), d.json);
+        dlq_jobs.insert(d.job_id);
+        return true;
+      });
+      for (const auto& job : dlq_jobs) check_file(DlqIndexFile(job), ExpectedDlqIndex(txn, job));
     }
-    {
-      static const std::string sql =
-          fmt::format("SELECT {} FROM job_states ORDER BY job_id, version DESC", kStateColumns);
-      SQLite::Statement& q = conn_.Prepare(sql.c_str());
-      std::string current;
-      while (q.executeStep()) {
-        JobState s = ReadStateRow(q);
-        if (s.job_id != current) {
-          current = s.job_id;
-          check_file(StateDir(s.job_id) / "metadata.json", ExpectedStateMetadata(s));
-        }
-        check_file(StateDir(s.job_id) / fmt::format("checkpoint-v{}.json", s.version), s.json);
+    for (const auto& job : txn.Groups(*kJobStateKind.table)) {
+      std::vector<JobState> versions;
+      const engine::Value prefix[] = {std::string_view(job)};
+      txn.Scan(*kJobStateKind.table, prefix, true, CollectInto(&versions));
+      if (!versions.empty()) check_file(StateDir(job) / "metadata.json", ExpectedStateMetadata(versions.front()));
+      for (const JobState& s : versions) {
+        check_file(StateDir(job) / fmt::format("checkpoint-v{}.json", s.version), s.json);
       }
     }
-    {
-      SQLite::Statement& q = conn_.Prepare("SELECT session_id, json FROM sessions");
-      while (q.executeStep()) check_file(SessionFile(q.getColumn(0).getString()), q.getColumn(1).getString());
-    }
-    {
-      SQLite::Statement& q = conn_.Prepare("SELECT workflow_id, json FROM workflow_checkpoints");
-      while (q.executeStep()) {
-        check_file(CheckpointFile(q.getColumn(0).getString()), q.getColumn(1).getString());
-      }
+    for (const DocumentKind* kind : kinds_) {
+      if (kind->file_suffix.empty()) continue;
+      const size_t json = kind->table->IndexOf("json");
+      txn.Scan(*kind->table, {}, false, [&](const engine::RowView& row) {
+        check_file(DocumentFile(*kind, std::string(row.Text(0))), row.Text(json));
+        return true;
+      });
     }
     // Files nobody wrote (dot files are the mirror's own bookkeeping).
-    for (const char* kind : {"events", "dlq", "state", "sessions", "checkpoints"}) {
-      const fs::path dir = loc_.dir / kind;
+    for (const DocumentKind* kind : kinds_) {
+      const fs::path dir = loc_.dir / kind->folder;
       std::error_code ec;
       if (!fs::is_directory(dir, ec)) continue;
       for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
@@ -575,8 +503,8 @@ std::vector<MirrorProblem> Mirror::Check() {
         }
       }
     }
-    return problems;
   });
+  return problems;
 }
 
 }  // namespace prodigy::internal

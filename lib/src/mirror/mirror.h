@@ -21,16 +21,24 @@
 #include <string>
 #include <vector>
 
+#include <mutex>
+#include <span>
+
+#include "engine/engine.h"
 #include "prodigy/records.h"
 #include "prodigy/storage.h"
-#include "sqlite/connection.h"
+#include "store/kinds.h"
 #include "util/fs.h"
 
 namespace prodigy::internal {
 
+// Thread-safe: Sync, RegenerateAll, Check and CollapseChangeLog are
+// serialized by the object (and between processes by the flock).
 class Mirror {
  public:
-  Mirror(Connection& conn, const RepositoryLocation& location, const StorageConfig& config);
+  // `kinds`: the document kinds mirrored (AllKinds() unless a test adds one).
+  Mirror(engine::Engine& engine, const RepositoryLocation& location, const StorageConfig& config,
+         std::span<const DocumentKind* const> kinds = AllKinds());
 
   // Applies every logged change not yet mirrored. Never throws: a failure is
   // logged as a warning and retried by the next Sync().
@@ -43,33 +51,34 @@ class Mirror {
   // (the next Sync() with mirrors on then regenerates everything).
   void CollapseChangeLog();
 
-  // Mirror paths (for tests and the CLI).
+  // Mirror paths.
   std::filesystem::path EventsFile(const std::string& job_id) const;
   std::filesystem::path DlqItemFile(const std::string& job_id, const std::string& item_id) const;
   std::filesystem::path DlqIndexFile(const std::string& job_id) const;
   std::filesystem::path StateDir(const std::string& job_id) const;
-  std::filesystem::path SessionFile(const std::string& session_id) const;
-  std::filesystem::path CheckpointFile(const std::string& workflow_id) const;
+  // The file of a row of a kind mirrored as one file per row (sessions, checkpoints).
+  std::filesystem::path DocumentFile(const DocumentKind& kind, const std::string& id) const;
 
  private:
   void SyncLocked();
-  void SyncEvents(const std::string& job_id, bool rewrite);
-  void RewriteEvents(const std::string& job_id);
-  void SyncDlqJob(const std::string& job_id);
-  void SyncDlqItem(const std::string& job_id, const std::string& item_id);
-  void WriteDlqIndex(const std::string& job_id);
-  void SyncState(const std::string& job_id);
-  void SyncSession(const std::string& session_id);
-  void SyncCheckpoint(const std::string& workflow_id);
-  void RemoveStrays();
-  std::string ExpectedDlqIndex(const std::string& job_id);
+  void SyncEvents(engine::ReadTxn& txn, const std::string& job_id, bool rewrite);
+  void RewriteEvents(engine::ReadTxn& txn, const std::string& job_id);
+  void SyncDlqJob(engine::ReadTxn& txn, const std::string& job_id);
+  void SyncDlqItem(engine::ReadTxn& txn, const std::string& job_id, const std::string& item_id);
+  void WriteDlqIndex(engine::ReadTxn& txn, const std::string& job_id);
+  void SyncState(engine::ReadTxn& txn, const std::string& job_id);
+  void SyncDocument(engine::ReadTxn& txn, const DocumentKind& kind, const std::string& id);
+  void RemoveStrays(engine::ReadTxn& txn);
+  std::string ExpectedDlqIndex(engine::ReadTxn& txn, const std::string& job_id);
   std::string ExpectedStateMetadata(const JobState& latest);
   FileLock& Lock();
-  int64_t DatabaseId();
+  int64_t DatabaseId(engine::ReadTxn& txn);
 
-  Connection& conn_;
+  engine::Engine& engine_;
   RepositoryLocation loc_;
   StorageConfig config_;
+  std::vector<const DocumentKind*> kinds_;
+  std::recursive_mutex mu_;
   std::unique_ptr<FileLock> lock_;  // opened on first use, kept open
   std::optional<int64_t> database_id_;
 };

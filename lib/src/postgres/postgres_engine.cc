@@ -792,16 +792,43 @@ const std::string& PostgresTxn::EventInsertSql() {
   return engine_.event_insert_;
 }
 
-// The import ledger is written by the legacy importer, which runs against
-// the local SQLite store only (`migrate` then `sync --to`); `sync` copies the
-// ledger tables as rows. These calls read what sync copied.
-std::vector<engine::LedgerRow> PostgresTxn::LedgerByPath(std::string_view) { return {}; }
-std::optional<engine::LedgerRow> PostgresTxn::LedgerById(int64_t) { return std::nullopt; }
-std::vector<engine::LedgerRow> PostgresTxn::LedgerAll() { return {}; }
+// The import ledger: written by the legacy importer, which runs against the
+// local SQLite store only (`migrate`, then `sync --to` copies the ledger
+// with the rows); read here so that `check` and `export --legacy` work on a
+// repository copied to the server.
+std::vector<engine::LedgerRow> PostgresTxn::LedgerByPath(std::string_view path) {
+  static const std::string sql = fmt::format("SELECT {} FROM import_sources WHERE repo_id = $1 AND path = $2 ORDER BY id",
+                                             ColumnList(tables::kImportSources));
+  Binds b(repo_id_);
+  b.Add(path);
+  std::vector<engine::LedgerRow> out;
+  Each(Rows(sql, b), [&](const engine::RowView& r) {
+    out.push_back(tables::kLedgerCodec.Read(r));
+    return true;
+  });
+  return out;
+}
+std::optional<engine::LedgerRow> PostgresTxn::LedgerById(int64_t id) {
+  std::optional<engine::LedgerRow> out;
+  const Value key[] = {id};
+  Get(tables::kImportSources, key, [&](const engine::RowView& r) {
+    out = tables::kLedgerCodec.Read(r);
+    return false;
+  });
+  return out;
+}
+std::vector<engine::LedgerRow> PostgresTxn::LedgerAll() {
+  std::vector<engine::LedgerRow> out;
+  Scan(tables::kImportSources, {}, false, [&](const engine::RowView& r) {
+    out.push_back(tables::kLedgerCodec.Read(r));
+    return true;
+  });
+  return out;
+}
 int64_t PostgresTxn::LedgerInsert(const engine::LedgerRow& row) {
   throw Error(ErrorCode::kInvalidArgument,
               fmt::format("{}: legacy data is imported into the local SQLite store ('prodigy-store migrate' "
-                          "without --storage-url), then copied with 'prodigy-store sync --to URL' ({})",
+                          "without a storage URL), then copied with 'prodigy-store sync --to URL' ({})",
                           engine_.where_, row.path));
 }
 void PostgresTxn::LedgerUpdate(const engine::LedgerRow& row) { LedgerInsert(row); }

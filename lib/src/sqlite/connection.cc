@@ -18,23 +18,20 @@ Error MapSqliteError(const SQLite::Exception& e, std::string_view context) {
   const int primary = e.getErrorCode() & 0xff;
   switch (primary) {
     case SQLITE_NOTADB:
-      return Error(ErrorCode::kCorruption,
-                   fmt::format("{} is not a prodigy-store database (SQLite: {}); move the file aside "
+      return Error::Corruption(fmt::format("{} is not a prodigy-store database (SQLite: {}); move the file aside "
                                "and run again to start a new one",
                                context, e.what()));
     case SQLITE_CORRUPT:
-      return Error(ErrorCode::kCorruption,
-                   fmt::format("{} is damaged (SQLite: {}); run 'prodigy-store check' and restore "
+      return Error::Corruption(fmt::format("{} is damaged (SQLite: {}); run 'prodigy-store check' and restore "
                                "from a backup or re-import",
                                context, e.what()));
     case SQLITE_FULL:
-      return Error(ErrorCode::kIo, fmt::format("{}: the disk is full (SQLite: {}); free space and "
+      return Error::Io(fmt::format("{}: the disk is full (SQLite: {}); free space and "
                                                "retry: the transaction was rolled back",
                                                context, e.what()));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Error(ErrorCode::kBusy,
-                   fmt::format("{} stayed locked by another process past the busy timeout "
+      return Error::Busy(fmt::format("{} stayed locked by another process past the busy timeout "
                                "(SQLite: {}); retry, or raise busy_timeout_ms",
                                context, e.what()));
     case SQLITE_READONLY:
@@ -42,15 +39,15 @@ Error MapSqliteError(const SQLite::Exception& e, std::string_view context) {
     case SQLITE_PERM:
     case SQLITE_IOERR:
     case SQLITE_AUTH:
-      return Error(ErrorCode::kIo, fmt::format("{}: cannot read or write the database (SQLite: {}); "
+      return Error::Io(fmt::format("{}: cannot read or write the database (SQLite: {}); "
                                                "check permissions and free space",
                                                context, e.what()));
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
     case SQLITE_TOOBIG:
-      return Error(ErrorCode::kInvalidArgument, fmt::format("{}: {}", context, e.what()));
+      return Error::InvalidArgument(fmt::format("{}: {}", context, e.what()));
     default:
-      return Error(ErrorCode::kInternal, fmt::format("{}: SQLite error {}: {}", context,
+      return Error::Internal(fmt::format("{}: SQLite error {}: {}", context,
                                                      e.getExtendedErrorCode(), e.what()));
   }
 }
@@ -98,6 +95,16 @@ Connection::Connection(const std::filesystem::path& path, const StorageConfig& c
   }
 }
 
+Connection::Connection(const std::filesystem::path& path, const StorageConfig& config, ReadOnly)
+    : path_(path), config_(config) {
+  try {
+    db_ = std::make_unique<SQLite::Database>(ReadOnlyUri(path), SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+    db_->setBusyTimeout(config_.busy_timeout_ms);
+  } catch (const SQLite::Exception& e) {
+    throw MapSqliteError(e, path.string());
+  }
+}
+
 void Connection::Open(bool create) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) flags |= SQLITE_OPEN_CREATE;
@@ -118,14 +125,12 @@ void Connection::Open(bool create) {
   }
   db_->exec("COMMIT");
   if (version > LatestSchemaVersion()) {
-    throw Error(ErrorCode::kTooNew,
-                fmt::format("{} has schema version {}, newer than this prodigy-store knows ({}); "
+    throw Error::TooNew(fmt::format("{} has schema version {}, newer than this prodigy-store knows ({}); "
                             "upgrade prodigy-store. The database was not changed.",
                             path_.string(), version, LatestSchemaVersion()));
   }
   if (!tables.empty()) {
-    throw Error(ErrorCode::kCorruption,
-                fmt::format("{} is a SQLite database of something else (tables: {}), not a "
+    throw Error::Corruption(fmt::format("{} is a SQLite database of something else (tables: {}), not a "
                             "prodigy-store database; move it aside. It was not changed.",
                             path_.string(), tables));
   }
@@ -143,7 +148,7 @@ void Connection::Configure() {
   // database someone switched back with the sqlite3 shell.
   const std::string mode = db_->execAndGet("PRAGMA journal_mode=WAL").getString();
   if (mode != "wal") {
-    throw Error(ErrorCode::kIo, fmt::format("{}: cannot switch to WAL mode (got '{}'); is the storage "
+    throw Error::Io(fmt::format("{}: cannot switch to WAL mode (got '{}'); is the storage "
                                             "root on a network filesystem?",
                                             path_.string(), mode));
   }

@@ -38,6 +38,11 @@ class Connection {
   // applies pending migrations, each in its own transaction.
   // `create`: create the file when missing (otherwise kNotFound).
   Connection(const std::filesystem::path& path, const StorageConfig& config, bool create = true);
+  // Opens an existing database read-only without creating or changing any
+  // file (ReadOnlyUri): no checks, no configuration, no migrations.
+  struct ReadOnly {};
+  static constexpr ReadOnly kReadOnly{};
+  Connection(const std::filesystem::path& path, const StorageConfig& config, ReadOnly);
   ~Connection();
 
   // A cached prepared statement, reset and with bindings cleared.

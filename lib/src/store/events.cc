@@ -1,9 +1,10 @@
 // GlobalStorage: event logs.
-#include <variant>
 
 #include <fmt/format.h>
 
+#include "prodigy/error.h"
 #include "prodigy/storage.h"
+#include "store/kinds.h"
 #include "store/rows.h"
 #include "store/storage_impl.h"
 #include "util/log.h"
@@ -12,57 +13,7 @@ namespace prodigy {
 namespace {
 
 using internal::Log;
-using internal::WriteTxn;
-using Binding = std::variant<int64_t, std::string>;
-
 constexpr int64_t kPageSize = 512;
-
-// The WHERE clause of an event query; also used by count, group and delete.
-std::string EventWhere(const EventQuery& q, std::vector<Binding>* binds) {
-  std::string where = "seq > ?";
-  binds->push_back(q.after_seq);
-  if (q.before_seq) {
-    where += " AND seq < ?";
-    binds->push_back(*q.before_seq);
-  }
-  if (q.job_id) {
-    internal::ValidateId("job id", *q.job_id);
-    where += " AND job_id = ?";
-    binds->push_back(*q.job_id);
-  }
-  if (!q.types.empty()) {
-    // Within one job, walk the job's index: without statistics SQLite may
-    // pick events_by_name instead and visit that type's events of every job
-    // (the unary + keeps event_name from being used as an index key).
-    where += q.job_id ? " AND +event_name IN (" : " AND event_name IN (";
-    for (size_t i = 0; i < q.types.size(); ++i) {
-      where += i ? ", ?" : "?";
-      binds->push_back(NormalizeEventType(q.types[i]));
-    }
-    where += ")";
-  }
-  if (q.agent_id) {
-    where += " AND agent_id = ?";
-    binds->push_back(*q.agent_id);
-  }
-  if (q.since_ns) {
-    where += " AND ts_ns >= ?";
-    binds->push_back(*q.since_ns);
-  }
-  if (q.until_ns) {
-    where += " AND ts_ns < ?";
-    binds->push_back(*q.until_ns);
-  }
-  return where;
-}
-
-void Bind(SQLite::Statement& s, const std::vector<Binding>& binds) {
-  int i = 1;
-  for (const Binding& b : binds) {
-    if (std::holds_alternative<int64_t>(b)) s.bind(i++, static_cast<int64_t>(std::get<int64_t>(b)));
-    else s.bind(i++, std::get<std::string>(b));
-  }
-}
 
 }  // namespace
 
@@ -92,16 +43,8 @@ bool EventCursor::Next(Event* event) {
     s.pos = 0;
     EventQuery q = s.query;
     q.after_seq = s.last_seq;
-    std::vector<Binding> binds;
     const int64_t want = s.remaining ? std::min(*s.remaining, kPageSize) : kPageSize;
-    const std::string sql = fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq LIMIT {}",
-                                        internal::kEventColumns, EventWhere(q, &binds), want);
-    std::lock_guard lock(s.impl->mu);
-    s.impl->Read([&] {
-      SQLite::Statement& st = s.impl->conn->Prepare(sql.c_str());
-      Bind(st, binds);
-      while (st.executeStep()) s.page.push_back(internal::ReadEventRow(st));
-    });
+    s.impl->engine->Read([&](engine::ReadTxn& txn) { txn.QueryEvents(q, want, internal::CollectInto(&s.page)); });
     if (static_cast<int64_t>(s.page.size()) < want) s.exhausted = true;
     if (s.page.empty()) return false;
   }
@@ -114,11 +57,10 @@ bool EventCursor::Next(Event* event) {
 int64_t GlobalStorage::AppendEvent(std::string_view job_id, std::string_view event_json) {
   internal::ValidateId("job id", job_id);
   const Event e = internal::ExtractEvent(job_id, event_json);
-  std::lock_guard lock(impl_->mu);
   int64_t seq = 0;
-  impl_->Write([&](WriteTxn& txn) {
+  impl_->Write([&](engine::WriteTxn& txn) {
     seq = internal::InsertEvent(txn, e);
-    internal::LogChange(txn, internal::kChangeEvents, job_id);
+    txn.LogChange(internal::kChangeEvents, job_id);
   });
   Log().debug("append_event job={} seq={} type={}", job_id, seq, e.event_type);
   return seq;
@@ -138,11 +80,10 @@ int64_t GlobalStorage::AppendEvents(std::string_view job_id, std::span<const std
     }
   }
   if (events.empty()) return 0;
-  std::lock_guard lock(impl_->mu);
   int64_t seq = 0;
-  impl_->Write([&](WriteTxn& txn) {
+  impl_->Write([&](engine::WriteTxn& txn) {
     for (const Event& e : events) seq = internal::InsertEvent(txn, e);
-    internal::LogChange(txn, internal::kChangeEvents, job_id);
+    txn.LogChange(internal::kChangeEvents, job_id);
   });
   Log().debug("append_events job={} count={} last_seq={}", job_id, events.size(), seq);
   return seq;
@@ -162,7 +103,7 @@ std::vector<Event> GlobalStorage::ReadEvents(std::string_view job_id) {
 EventCursor GlobalStorage::QueryEvents(const EventQuery& query) {
   if (query.job_id) internal::ValidateId("job id", *query.job_id);
   if (query.limit && *query.limit < 0) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("event query limit {} is negative", *query.limit));
+    throw Error::InvalidArgument(fmt::format("event query limit {} is negative", *query.limit));
   }
   auto state = std::make_unique<EventCursor::State>();
   state->impl = impl_.get();
@@ -181,74 +122,46 @@ void GlobalStorage::ForEachEvent(const EventQuery& query, const std::function<bo
 }
 
 int64_t GlobalStorage::CountEvents(const EventQuery& query) {
-  std::vector<Binding> binds;
-  const std::string sql = fmt::format("SELECT count(*) FROM events WHERE {}", EventWhere(query, &binds));
-  std::lock_guard lock(impl_->mu);
-  return impl_->Read([&] {
-    SQLite::Statement& s = impl_->conn->Prepare(sql.c_str());
-    Bind(s, binds);
-    s.executeStep();
-    return static_cast<int64_t>(s.getColumn(0).getInt64());
-  });
+  if (query.job_id) internal::ValidateId("job id", *query.job_id);
+  int64_t n = 0;
+  impl_->engine->Read([&](engine::ReadTxn& txn) { n = txn.CountEvents(query); });
+  return n;
 }
 
 std::vector<GroupCount> GlobalStorage::GroupEvents(const EventQuery& query, EventGroupBy by) {
-  const char* column = by == EventGroupBy::kType ? "event_name" : by == EventGroupBy::kAgent ? "agent_id" : "job_id";
-  std::vector<Binding> binds;
-  const std::string sql = fmt::format(
-      "SELECT coalesce({0}, ''), count(*) FROM events WHERE {1} GROUP BY {0} ORDER BY 2 DESC, 1",
-      column, EventWhere(query, &binds));
-  std::lock_guard lock(impl_->mu);
-  return impl_->Read([&] {
-    std::vector<GroupCount> out;
-    SQLite::Statement& s = impl_->conn->Prepare(sql.c_str());
-    Bind(s, binds);
-    while (s.executeStep()) out.push_back({s.getColumn(0).getString(), s.getColumn(1).getInt64()});
-    return out;
-  });
+  if (query.job_id) internal::ValidateId("job id", *query.job_id);
+  std::vector<GroupCount> out;
+  impl_->engine->Read([&](engine::ReadTxn& txn) { out = txn.GroupEvents(query, by); });
+  return out;
 }
 
 std::vector<EventJobSummary> GlobalStorage::ListEventJobs() {
-  std::lock_guard lock(impl_->mu);
-  return impl_->Read([&] {
-    std::vector<EventJobSummary> out;
-    SQLite::Statement& s = impl_->conn->Prepare(
-        "SELECT job_id, count(*), min(ts_ns), max(ts_ns), "
-        "sum(event_name = 'job_started'), sum(event_name = 'job_completed'), "
-        "sum(event_name = 'job_failed') FROM events GROUP BY job_id ORDER BY max(seq) DESC");
-    while (s.executeStep()) {
-      EventJobSummary j;
-      j.job_id = s.getColumn(0).getString();
-      j.events = s.getColumn(1).getInt64();
-      if (!s.getColumn(2).isNull()) j.first_timestamp = FormatTimestamp(s.getColumn(2).getInt64());
-      if (!s.getColumn(3).isNull()) j.last_timestamp = FormatTimestamp(s.getColumn(3).getInt64());
-      if (s.getColumn(6).getInt64() > 0) j.status = "failed";
-      else if (s.getColumn(5).getInt64() > 0) j.status = "completed";
-      else if (s.getColumn(4).getInt64() > 0) j.status = "in_progress";
-      else j.status = "unknown";
-      out.push_back(std::move(j));
-    }
-    return out;
-  });
+  std::vector<engine::EventJobStats> stats;
+  impl_->engine->Read([&](engine::ReadTxn& txn) { stats = txn.EventJobs(); });
+  std::vector<EventJobSummary> out;
+  out.reserve(stats.size());
+  for (engine::EventJobStats& s : stats) {
+    EventJobSummary j;
+    j.job_id = std::move(s.job_id);
+    j.events = s.events;
+    if (s.first_ts_ns) j.first_timestamp = FormatTimestamp(*s.first_ts_ns);
+    if (s.last_ts_ns) j.last_timestamp = FormatTimestamp(*s.last_ts_ns);
+    if (s.failed > 0) j.status = "failed";
+    else if (s.completed > 0) j.status = "completed";
+    else if (s.started > 0) j.status = "in_progress";
+    else j.status = "unknown";
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 int64_t GlobalStorage::DeleteEvents(const EventQuery& query) {
-  std::vector<Binding> binds;
-  const std::string where = EventWhere(query, &binds);
-  const std::string jobs_sql = fmt::format("SELECT DISTINCT job_id FROM events WHERE {}", where);
-  const std::string delete_sql = fmt::format("DELETE FROM events WHERE {}", where);
-  std::lock_guard lock(impl_->mu);
+  if (query.job_id) internal::ValidateId("job id", *query.job_id);
   int64_t deleted = 0;
-  impl_->Write([&](WriteTxn& txn) {
-    std::vector<std::string> jobs;
-    SQLite::Statement& j = txn.Prepare(jobs_sql.c_str());
-    Bind(j, binds);
-    while (j.executeStep()) jobs.push_back(j.getColumn(0).getString());
-    j.reset();
-    SQLite::Statement& d = txn.Prepare(delete_sql.c_str());
-    Bind(d, binds);
-    deleted = d.exec();
-    for (const auto& job : jobs) internal::LogChange(txn, internal::kChangeEventsRewrite, job);
+  impl_->Write([&](engine::WriteTxn& txn) {
+    const engine::Removed removed = txn.DeleteEvents(query);
+    deleted = removed.count;
+    for (const auto& job : removed.jobs) txn.LogChange(internal::kChangeEventsRewrite, job);
   });
   Log().debug("delete_events deleted={}", deleted);
   return deleted;

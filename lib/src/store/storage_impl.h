@@ -1,35 +1,30 @@
-// GlobalStorage's insides, shared by the library's own modules (the legacy
-// importer writes through the same connection and mirror).
+// GlobalStorage's insides, for the library's own modules: the engine the
+// store talks to and the mirror writer. Locking lives in the engine's
+// transactions (engine/engine.h) and in the mirror; callers place no locks.
 #ifndef PRODIGY_STORE_STORAGE_IMPL_H_
 #define PRODIGY_STORE_STORAGE_IMPL_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 
+#include "engine/engine.h"
 #include "mirror/mirror.h"
 #include "prodigy/storage.h"
-#include "sqlite/connection.h"
 
 namespace prodigy {
 
 struct GlobalStorage::Impl {
   StorageConfig config;
   RepositoryLocation location;
-  std::unique_ptr<internal::Connection> conn;
+  std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<internal::Mirror> mirror;
-  // Serializes calls on one object; SQLite connections are not thread-safe.
-  std::recursive_mutex mu;
-  int writes_since_collapse = 0;
+  std::atomic<int> writes_since_collapse{0};
 
   // One write transaction, then the mirror files.
-  void Write(const std::function<void(internal::WriteTxn&)>& fn) {
-    conn->Write(fn);
+  void Write(const std::function<void(engine::WriteTxn&)>& fn) {
+    engine->Write(fn);
     AfterCommit();
-  }
-  template <class F>
-  auto Read(F&& fn) -> decltype(fn()) {
-    return conn->Read(std::forward<F>(fn));
   }
   void AfterCommit() {
     if (config.mirrors) {
@@ -42,9 +37,17 @@ struct GlobalStorage::Impl {
 };
 
 namespace internal {
-// Imports legacy Prodigy data on open when the policy says so
-// (implemented in lib/src/legacy/).
-void AutoMigrateOnOpen(GlobalStorage& storage);
+struct StorageAccess {
+  static GlobalStorage::Impl& Of(GlobalStorage& storage) { return *storage.impl_; }
+  static GlobalStorage Make(std::unique_ptr<GlobalStorage::Impl> impl) { return GlobalStorage(std::move(impl)); }
+};
+// The insides of a GlobalStorage (the importer and the tests use them).
+inline GlobalStorage::Impl& ImplOf(GlobalStorage& storage) { return StorageAccess::Of(storage); }
+
+// Opens the repository's store (no legacy import: GlobalStorage::Open
+// orchestrates that above both the store and the importer).
+GlobalStorage OpenStore(const std::filesystem::path& repo_path, const StorageConfig& config);
+
 }  // namespace internal
 
 }  // namespace prodigy

@@ -35,14 +35,14 @@ void ThrowIo(std::string_view what, const fs::path& path, int err) {
     default:
       break;
   }
-  throw Error(ErrorCode::kIo, fmt::format("{} {}: {}{}", what, path.string(), std::strerror(err), hint));
+  throw Error::Io(fmt::format("{} {}: {}{}", what, path.string(), std::strerror(err), hint));
 }
 
 void EnsureDir(const fs::path& dir, unsigned mode) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) {
-      throw Error(ErrorCode::kIo, fmt::format("{} exists but is not a folder; move it aside or "
+      throw Error::Io(fmt::format("{} exists but is not a folder; move it aside or "
                                               "choose another storage root", dir.string()));
     }
     return;

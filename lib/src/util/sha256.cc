@@ -13,7 +13,7 @@ struct Sha256::Ctx {
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
   ctx_->md = EVP_MD_CTX_new();
   if (ctx_->md == nullptr || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) {
-    throw Error(ErrorCode::kInternal, "OpenSSL could not initialise SHA-256");
+    throw Error::Internal("OpenSSL could not initialise SHA-256");
   }
 }
 
