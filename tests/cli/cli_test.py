@@ -41,7 +41,7 @@ class CliCase(unittest.TestCase):
         os.makedirs(self.repo)
         os.makedirs(self.home)
         self.env = dict(os.environ, HOME=self.home)
-        for var in ("PRODIGY_STORAGE_DIR", "PRODIGY_LOG", "PRODIGY_USE_LOCAL_STORAGE"):
+        for var in ("PRODIGY_STORAGE_DIR", "PRODIGY_LOG", "PRODIGY_USE_LOCAL_STORAGE", "PRODIGY_STORAGE_URL"):
             self.env.pop(var, None)
         self.db = os.path.join(self.root, "my-repo", "prodigy.db")
         self.repo_dir = os.path.join(self.root, "my-repo")
@@ -138,6 +138,29 @@ class BasicsTest(CliCase):
         text = self.cli("info").stdout
         self.assertIn("not created yet", text)
         self.assertFalse(os.path.exists(self.root))
+
+    def test_info_shows_the_storage_url_without_its_password(self):
+        j = self.js("--storage-url", "postgresql://bob:hunter2@db.example/prodigy", "info")
+        self.assertEqual(j["backend"], "postgres")
+        self.assertEqual(j["storage_url"], "postgresql://bob:***@db.example/prodigy")
+        self.assertEqual(j["repository_key"], "my-repo")
+        r = self.cli("info", env=dict(self.env, PRODIGY_STORAGE_URL="host=db.example password=hunter2"))
+        self.assertIn("host=db.example password=*** (from env)", r.stdout)
+        self.assertNotIn("hunter2", r.stdout + r.stderr)
+        j = self.js("info")
+        self.assertEqual(j["backend"], "sqlite")
+        self.assertIsNone(j["storage_url"])
+        r = self.cli("--storage-url", "postgress://bob:hunter2@db/x", "info", code=1)
+        self.assertIn("storage URL 'postgress://bob:***@db/x' has the unknown scheme 'postgress'", r.stderr)
+        self.assertNotIn("hunter2", r.stderr)
+
+    def test_sync_needs_one_direction_and_never_prints_the_password(self):
+        self.assert_usage_error("sync", message="give exactly one of --to URL and --from URL")
+        self.populate()
+        r = self.cli("sync", "--to", "postgresql://bob:hunter2@/x?host=/nonexistent", code=1)
+        self.assertNotIn("hunter2", r.stderr)
+        # Without the engine: how to build it; with it: the unreachable server.
+        self.assertTrue("-Dpostgres=enabled" in r.stderr or "cannot reach PostgreSQL server" in r.stderr, r.stderr)
 
     def test_info_counts_and_repositories(self):
         self.populate()

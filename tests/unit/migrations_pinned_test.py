@@ -12,9 +12,9 @@ src = pathlib.Path(sys.argv[1]) / "migrations"
 failures = 0
 
 
-def embed(folder):
+def embed(folder, out=None):
     files = sorted(str(p) for p in folder.glob("*.sql"))
-    return subprocess.run([sys.executable, str(src / "embed.py"), str(folder / "out.cc"), str(folder / "SHA256SUMS"),
+    return subprocess.run([sys.executable, str(src / "embed.py"), str(out or folder / "out.cc"), str(folder / "SHA256SUMS"),
                            *files], capture_output=True, text=True)
 
 
@@ -30,6 +30,8 @@ with tempfile.TemporaryDirectory() as t:
         shutil.copy(p, work)
     r = embed(work)
     check("the tree's migrations match their pinned hashes", r.returncode == 0, r.stderr)
+    r = embed(src / "postgres", out=work / "pg.cc")
+    check("the PostgreSQL engine's migrations match their pinned hashes", r.returncode == 0, r.stderr)
 
     released = work / "0002_legacy_import.sql"
     original = released.read_bytes()

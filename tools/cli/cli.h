@@ -38,6 +38,7 @@ class UsageError : public std::runtime_error {
 
 struct GlobalOptions {
   std::optional<std::filesystem::path> storage_dir;
+  std::optional<std::string> storage_url;
   std::optional<std::filesystem::path> repo;
   bool json = false;
   bool verbose = false;
@@ -125,6 +126,7 @@ std::vector<Command> MigrateCommands();   // migrate, import
 std::vector<Command> CheckCommands();
 std::vector<Command> BackupCommands();    // backup, backup ls, restore
 std::vector<Command> DocCommands();       // completion, man (docgen.cc)
+std::vector<Command> SyncCommands();      // sync --to / --from a PostgreSQL server
 
 // Every command, in the order `prodigy-store --help` lists them.
 std::vector<Command> AllCommands();

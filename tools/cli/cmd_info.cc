@@ -53,7 +53,10 @@ int RunInfo(Context& ctx) {
   const std::vector<RepoFolder> repos = RepositoriesUnder(config.storage_dir);
   const std::vector<fs::path> legacy = LegacyRoots(ctx);
   std::optional<RepositoryInfo> info;
-  if (loc.exists) info = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config).Info();
+  // With a PostgreSQL URL the local database is not where the data lives.
+  if (loc.exists && EngineOf(config) == Engine::kSqlite) {
+    info = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config).Info();
+  }
 
   if (ctx.json()) {
     Json j;
@@ -62,6 +65,9 @@ int RunInfo(Context& ctx) {
     j["config_files"] = Json::array();
     for (const auto& f : config.config_files) j["config_files"].push_back(f.string());
     j["notices"] = config.notices;
+    j["backend"] = EngineName(EngineOf(config));
+    j["storage_url"] = config.storage_url.empty() ? Json(nullptr) : Json(RedactStorageUrl(config.storage_url));
+    j["repository_key"] = RepositoryKey(config, loc);
     j["repositories"] = Json::array();
     for (const RepoFolder& r : repos) {
       j["repositories"].push_back({{"name", r.name}, {"db_path", r.db_path.string()}, {"db_bytes", r.db_bytes}});
@@ -88,6 +94,12 @@ int RunInfo(Context& ctx) {
   std::string files;
   for (const auto& f : config.config_files) files += (files.empty() ? "" : ", ") + f.string();
   kv.Add("config files", files.empty() ? "none" : files);
+  kv.Add("backend", EngineName(EngineOf(config)));
+  if (!config.storage_url.empty()) {
+    kv.Add("storage url", fmt::format("{} (from {})", RedactStorageUrl(config.storage_url),
+                                      StorageDirSourceName(config.storage_url_source)));
+  }
+  kv.Add("repository key", RepositoryKey(config, loc));
   std::string names;
   for (const RepoFolder& r : repos) names += (names.empty() ? "" : ", ") + r.name;
   kv.Add("repositories", repos.empty() ? "none" : fmt::format("{} ({})", repos.size(), names));

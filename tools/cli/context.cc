@@ -70,6 +70,7 @@ const StorageConfig& Context::Config() {
   if (!config_) {
     ResolveOptions options;
     options.storage_dir_flag = global_.storage_dir;
+    options.storage_url_flag = global_.storage_url;
     config_ = ResolveConfig(options);
   }
   return *config_;

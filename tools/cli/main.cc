@@ -24,7 +24,7 @@ std::string FirstWord(const std::string& name) { return name.substr(0, name.find
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto set : {InfoCommands, MigrateCommands, ExportCommands, EventsCommands, DlqCommands,
-                   DocumentCommands, CheckCommands, BackupCommands, DocCommands}) {
+                   DocumentCommands, CheckCommands, BackupCommands, SyncCommands, DocCommands}) {
     for (Command& c : set()) all.push_back(std::move(c));
   }
   return all;
@@ -34,6 +34,8 @@ void AddGlobalOptions(cxxopts::Options& options) {
   options.add_options("Global")
       ("storage-dir", "storage root (else PRODIGY_STORAGE_DIR, config file, ~/.prodigy)",
        cxxopts::value<std::string>(), "DIR")
+      ("storage-url", "where the data lives: postgresql://... (else PRODIGY_STORAGE_URL, config file, "
+       "the SQLite store under the storage root)", cxxopts::value<std::string>(), "URL")
       ("repo", "repository (default: git top-level of the current directory, else the "
        "current directory)", cxxopts::value<std::string>(), "PATH")
       ("json", "machine-readable output on stdout")
@@ -89,7 +91,7 @@ std::string OverviewHelp(const std::vector<Command>& commands, const std::string
     const std::string left = c.args.empty() ? c.name : c.name + " " + c.args;
     out += fmt::format("  {:<{}}  {}\n", left, width, c.summary);
   }
-  out += "\nGlobal options: --storage-dir DIR, --repo PATH, --json, -v, -q, -h\n"
+  out += "\nGlobal options: --storage-dir DIR, --storage-url URL, --repo PATH, --json, -v, -q, -h\n"
          "Exit codes: 0 ok, 1 error, 2 usage error, 3 verification failed\n";
   return out;
 }
@@ -101,10 +103,13 @@ std::string OverviewHelp(const std::vector<Command>& commands, const std::string
 }
 
 // Global options that take a value, in the forms the pre-scan must skip.
-bool IsGlobalWithValue(const std::string& token) { return token == "--storage-dir" || token == "--repo"; }
+bool IsGlobalWithValue(const std::string& token) {
+  return token == "--storage-dir" || token == "--storage-url" || token == "--repo";
+}
 bool IsGlobalFlag(const std::string& token) {
   static const std::set<std::string> kFlags = {"--json", "-v", "--verbose", "-q", "--quiet"};
-  return kFlags.count(token) > 0 || token.starts_with("--storage-dir=") || token.starts_with("--repo=");
+  return kFlags.count(token) > 0 || token.starts_with("--storage-dir=") || token.starts_with("--storage-url=") ||
+         token.starts_with("--repo=");
 }
 
 int Run(int argc, char** argv) {
@@ -216,6 +221,7 @@ int Run(int argc, char** argv) {
 
   GlobalOptions global;
   if (result.count("storage-dir")) global.storage_dir = result["storage-dir"].as<std::string>();
+  if (result.count("storage-url")) global.storage_url = result["storage-url"].as<std::string>();
   if (result.count("repo")) global.repo = result["repo"].as<std::string>();
   global.json = result.count("json") > 0;
   global.verbose = result.count("verbose") > 0;

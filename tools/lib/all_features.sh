@@ -3,9 +3,9 @@
 # adds its Meson option, its suites and its Debian packages to the lists
 # below (and, when its server is not a Debian package, an ensure_ function).
 
-ALL_FEATURE_OPTIONS=(-Ds3=enabled)
-ALL_FEATURE_SUITES=(s3 backup)
-ALL_FEATURE_PACKAGES=(libcurl4-openssl-dev)
+ALL_FEATURE_OPTIONS=(-Ds3=enabled -Dpostgres=enabled)
+ALL_FEATURE_SUITES=(build s3 backup postgres)
+ALL_FEATURE_PACKAGES=(libcurl4-openssl-dev libpq-dev postgresql)
 
 # s3rver (npm), a local S3 server for the s3 suite, in a cache outside the tree.
 S3RVER_VERSION=3.7.1
@@ -36,5 +36,13 @@ run_all_features() {
   local args=()
   local s
   for s in "${ALL_FEATURE_SUITES[@]}"; do args+=(--suite "$s"); done
-  meson test -C "$dir" --print-errorlogs --num-processes 2 "${args[@]}"
+  # One throw-away PostgreSQL cluster (unix socket only) for every suite,
+  # stopped when the suites end, whatever their result.
+  local pg_dir rc=0
+  pg_dir="$(mktemp -d /tmp/prodigy-pg.XXXXXX)"
+  PRODIGY_TEST_PG_URL="$(tests/servers/postgres.sh start "$pg_dir")" || return 1
+  PRODIGY_TEST_PG_URL="$PRODIGY_TEST_PG_URL" \
+    meson test -C "$dir" --print-errorlogs --num-processes 2 "${args[@]}" || rc=$?
+  tests/servers/postgres.sh stop "$pg_dir" || true
+  return $rc
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace prodigy {
@@ -22,6 +23,11 @@ enum class StorageDirSource { kFlag, kEnv, kConfig, kDefault };
 const char* StorageDirSourceName(StorageDirSource source);
 
 enum class Synchronous { kNormal, kFull };
+
+// The storage engine that holds a repository's data.
+enum class Engine { kSqlite, kPostgres };
+// "sqlite" or "postgres" (the `backend` of `info --json`).
+const char* EngineName(Engine engine);
 enum class MigrationPolicy { kAuto, kOff };
 
 struct StorageConfig {
@@ -45,6 +51,21 @@ struct StorageConfig {
   // A root on NFS/SMB/FUSE is refused (SQLite's WAL needs shared memory that
   // those filesystems do not provide) unless this is set.
   bool allow_network_filesystem = false;
+  // Where the data lives when it is not the local SQLite store: a PostgreSQL
+  // connection string, postgresql://... or libpq's key=value form (passwords
+  // may also come from ~/.pgpass or PGPASSWORD). Empty (or "sqlite:"): the
+  // SQLite store under storage_dir. Chosen by --storage-url >
+  // PRODIGY_STORAGE_URL > `storage_url` in a config file. May hold a password:
+  // print it only through RedactStorageUrl().
+  std::string storage_url;
+  StorageDirSource storage_url_source = StorageDirSource::kDefault;  // kDefault: not set
+  // Names the repository on a shared server, so that several machines share
+  // one repository's history by setting the same key. Empty: the folder name.
+  std::string repository_key;
+  // PostgreSQL: `events tail -f` wakes on LISTEN/NOTIFY instead of polling
+  // only. Off for connection poolers that cannot LISTEN (PgBouncer in
+  // transaction mode).
+  bool notify = true;
   // Notices for the user (e.g. that PRODIGY_USE_LOCAL_STORAGE is ignored).
   std::vector<std::string> notices;
 };
@@ -58,12 +79,26 @@ struct ResolveOptions {
   std::optional<std::string> home;                  // used when !use_process_env
   std::optional<std::string> storage_dir_env;       // used when !use_process_env
   std::optional<std::string> use_local_storage_env; // used when !use_process_env
+  // --storage-url; wins over PRODIGY_STORAGE_URL and the config files.
+  std::optional<std::string> storage_url_flag;
+  std::optional<std::string> storage_url_env;       // used when !use_process_env
 };
 
 // Resolves the configuration. Does not create anything on disk.
 // Throws Error(kConfig) naming the file and key for a bad config file, and when
 // no root can be determined (no flag, no env, no HOME).
 StorageConfig ResolveConfig(const ResolveOptions& options = {});
+
+// The engine a storage URL selects: empty or "sqlite:" -> kSqlite;
+// postgres://, postgresql:// or libpq's key=value form -> kPostgres. Anything
+// else throws Error(kConfig) naming the (redacted) URL and the forms accepted.
+Engine EngineForUrl(std::string_view url);
+inline Engine EngineOf(const StorageConfig& config) { return EngineForUrl(config.storage_url); }
+
+// The URL with every password replaced by "***": the user:password@ part of
+// a URI, a password= query parameter and libpq's password=... key. Use it for
+// every output, log line and error message that shows a storage URL.
+std::string RedactStorageUrl(std::string_view url);
 
 }  // namespace prodigy
 

@@ -8,5 +8,6 @@
 #include "prodigy/migrate.h"
 #include "prodigy/records.h"
 #include "prodigy/storage.h"
+#include "prodigy/sync.h"
 
 #endif  // PRODIGY_PRODIGY_H_

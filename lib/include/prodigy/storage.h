@@ -55,6 +55,12 @@ struct RepositoryLocation {
 RepositoryLocation LocateRepository(const std::filesystem::path& repo_path,
                                     const StorageConfig& config);
 
+// The name of the repository on a shared server (PostgreSQL): the config's
+// repository_key, else the folder name.
+inline std::string RepositoryKey(const StorageConfig& config, const RepositoryLocation& location) {
+  return config.repository_key.empty() ? location.name : config.repository_key;
+}
+
 struct RepositoryInfo {
   std::string repo_name;
   std::filesystem::path repo_path;

@@ -97,10 +97,21 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       else BadKey(file, key, fmt::format("must be \"auto\" or \"off\", not \"{}\"", v));
     } else if (key == "allow_network_filesystem") {
       config->allow_network_filesystem = want_bool();
+    } else if (key == "storage_url") {
+      // Read in order ~/.prodigy/config.toml, then the root's: the root's wins.
+      config->storage_url = want_string();
+      config->storage_url_source = StorageDirSource::kConfig;
+    } else if (key == "repository_key") {
+      const std::string v = want_string();
+      if (v.empty()) BadKey(file, key, "must not be empty (leave it out to use the folder name)");
+      config->repository_key = v;
+    } else if (key == "notify") {
+      config->notify = want_bool();
     } else {
       BadKey(file, key,
              "is not a known setting (known: storage_dir, mirrors, synchronous, busy_timeout_ms, "
-             "state_versions_kept, migration, allow_network_filesystem); see docs/configuration.md");
+             "state_versions_kept, migration, allow_network_filesystem, storage_url, repository_key, "
+             "notify); see docs/configuration.md");
     }
   }
 }
@@ -185,6 +196,22 @@ StorageConfig ResolveConfig(const ResolveOptions& options) {
       std::optional<std::string> ignored;
       ApplyFile(file, false, home, &ignored, &config);
     }
+  }
+
+  // The storage URL: --storage-url > PRODIGY_STORAGE_URL > config files.
+  const auto env_url = options.use_process_env ? Env("PRODIGY_STORAGE_URL") : options.storage_url_env;
+  if (options.storage_url_flag) {
+    config.storage_url = *options.storage_url_flag;
+    config.storage_url_source = StorageDirSource::kFlag;
+  } else if (env_url && !env_url->empty()) {
+    config.storage_url = *env_url;
+    config.storage_url_source = StorageDirSource::kEnv;
+  }
+  try {
+    EngineOf(config);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kConfig,
+                fmt::format("{} (from {})", e.message(), StorageDirSourceName(config.storage_url_source)));
   }
   return config;
 }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "config/engines.h"
 #include "prodigy/error.h"
 #include "prodigy/storage.h"
 #include "sqlite/sqlite_engine.h"
@@ -132,6 +133,7 @@ namespace internal {
 
 GlobalStorage OpenStore(const fs::path& repo_path, const StorageConfig& config) {
   for (const std::string& notice : config.notices) Log().warn("{}", notice);
+  internal::RequireEngineBuilt(config);
   PrepareRoot(config);
   // A second pass covers the race where another repository claims the folder
   // between LocateRepository and our claim.
