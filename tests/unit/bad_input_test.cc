@@ -72,7 +72,7 @@ TEST_CASE("invalid documents are refused with the thing and the field named; not
   CHECK(storage.CheckMirrors().empty());
 }
 
-TEST_CASE("a file named prodigy.db that is not a database is refused and left alone") {
+TEST_CASE("a file named prodigy.db that is not a database is refused and left alone" * doctest::test_suite("sqlite")) {
   Sandbox sb;
   const fs::path db = sb.root / "my-repo" / "prodigy.db";
   WriteAll(db, std::string(8192, 'Z'));
@@ -82,7 +82,7 @@ TEST_CASE("a file named prodigy.db that is not a database is refused and left al
   CHECK_FALSE(fs::exists(db.string() + "-wal"));
 }
 
-TEST_CASE("a SQLite database of another program is refused without a write") {
+TEST_CASE("a SQLite database of another program is refused without a write" * doctest::test_suite("sqlite")) {
   Sandbox sb;
   const fs::path db = sb.root / "my-repo" / "prodigy.db";
   fs::create_directories(db.parent_path());
@@ -92,7 +92,7 @@ TEST_CASE("a SQLite database of another program is refused without a write") {
   CHECK(FileHash(db) == before);
 }
 
-TEST_CASE("a database from a newer prodigy-store is refused without a write") {
+TEST_CASE("a database from a newer prodigy-store is refused without a write" * doctest::test_suite("sqlite")) {
   Sandbox sb;
   fs::path db;
   {
@@ -107,7 +107,7 @@ TEST_CASE("a database from a newer prodigy-store is refused without a write") {
   CHECK(FileHash(db) == before);
 }
 
-TEST_CASE("a damaged database is reported as corruption, never as success") {
+TEST_CASE("a damaged database is reported as corruption, never as success" * doctest::test_suite("sqlite")) {
   Sandbox sb;
   fs::path db;
   {
@@ -138,7 +138,7 @@ TEST_CASE("a damaged database is reported as corruption, never as success") {
   CHECK(reported);
 }
 
-TEST_CASE("an unusable storage root is a clear error naming the path") {
+TEST_CASE("an unusable storage root is a clear error naming the path" * doctest::test_suite("sqlite")) {
   Sandbox sb;
   StorageConfig config = sb.Config();
 

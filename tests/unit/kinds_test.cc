@@ -94,7 +94,7 @@ void SaveNote(engine::Engine& engine, const Note& n) {
   });
 }
 
-TEST_CASE("a kind defined by a descriptor is stored, read, mirrored, checked and deleted by the generic paths") {
+TEST_CASE("a kind defined by a descriptor is stored, read, mirrored, checked and deleted by the generic paths" * doctest::test_suite("sqlite")) {
   Sandbox sb;
   GlobalStorage storage = sb.Open();
   CreateNotesTable(storage.location().db_path);

@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
@@ -48,8 +49,18 @@ class TempDir {
   fs::path path_;
 };
 
+// The engine the library's tests run against: SQLite, unless the test was
+// registered for the postgres suite (tests/unit/meson.build), which sets
+// PRODIGY_TEST_ENGINE=postgres and a server in PRODIGY_TEST_PG_URL
+// (tests/servers/with_postgres.sh). Same tests, same assertions.
+inline bool OnPostgres() {
+  const char* engine = std::getenv("PRODIGY_TEST_ENGINE");
+  return engine != nullptr && std::string(engine) == "postgres";
+}
+
 // A storage root and a repository folder inside one temp dir, with a
-// configuration that ignores the process environment.
+// configuration that ignores the process environment. On PostgreSQL each
+// sandbox is its own repository on the server (its key is the temp dir's name).
 struct Sandbox {
   TempDir tmp;
   fs::path root = tmp / "root";
@@ -65,8 +76,16 @@ struct Sandbox {
     options.use_process_env = false;
     options.home = home.string();
     options.storage_dir_flag = root;
+    if (OnPostgres()) {
+      const char* url = std::getenv("PRODIGY_TEST_PG_URL");
+      if (url == nullptr || *url == '\0') {
+        throw std::runtime_error("PRODIGY_TEST_ENGINE=postgres needs PRODIGY_TEST_PG_URL (tests/servers/with_postgres.sh)");
+      }
+      options.storage_url_flag = url;
+    }
     StorageConfig config = ResolveConfig(options);
     config.migration = MigrationPolicy::kOff;
+    if (OnPostgres()) config.repository_key = tmp.path().filename().string();
     return config;
   }
   GlobalStorage Open() const { return GlobalStorage::OpenWithConfig(repo, Config()); }

@@ -155,15 +155,6 @@ bool EngineBuilt(Engine engine) {
 
 void RequireEngineBuilt(const StorageConfig& config) {
   const Engine engine = EngineOf(config);
-  if (engine == Engine::kPostgres && EngineBuilt(engine)) {
-    // GlobalStorage still opens the SQLite store only; until it runs on the
-    // engine seam, a PostgreSQL URL must not silently write elsewhere.
-    throw Error(ErrorCode::kConfig,
-                fmt::format("storage URL {} (from {}) selects the PostgreSQL engine: this prodigy-store copies "
-                            "repositories there ('prodigy-store sync --to URL') but does not open stores on it yet "
-                            "(docs/postgres.md); unset the URL to use the local SQLite store",
-                            RedactStorageUrl(config.storage_url), StorageDirSourceName(config.storage_url_source)));
-  }
   if (EngineBuilt(engine)) return;
   throw Error(ErrorCode::kConfig,
               fmt::format("storage URL {} (from {}) selects the PostgreSQL engine, but this prodigy-store was "

@@ -1,8 +1,9 @@
-// `sync` in a build without the PostgreSQL engine: a clear error saying how
-// to get one, instead of a missing symbol.
+// A build without the PostgreSQL engine: `sync` and opening a store on a
+// server give a clear error saying how to get one, instead of a missing symbol.
 #include <fmt/format.h>
 
 #include "config/engines.h"
+#include "postgres/postgres_engine.h"
 #include "prodigy/error.h"
 #include "prodigy/sync.h"
 
@@ -25,5 +26,12 @@ SyncReport SyncToServer(const std::filesystem::path&, const StorageConfig&, cons
 SyncReport SyncFromServer(const std::filesystem::path&, const StorageConfig&, const SyncOptions& options) {
   Unavailable(options);
 }
+
+namespace internal {
+std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, const PostgresRepository&, bool) {
+  RequireEngineBuilt(config);  // throws for a PostgreSQL URL
+  throw Error::Internal("the PostgreSQL engine was asked for a non-PostgreSQL storage URL");
+}
+}  // namespace internal
 
 }  // namespace prodigy

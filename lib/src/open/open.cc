@@ -13,7 +13,11 @@ GlobalStorage GlobalStorage::Open(const std::filesystem::path& repo_path) {
 
 GlobalStorage GlobalStorage::OpenWithConfig(const std::filesystem::path& repo_path, const StorageConfig& config) {
   GlobalStorage storage = internal::OpenStore(repo_path, config);
-  if (config.migration == MigrationPolicy::kAuto) internal::legacy::AutoMigrate(internal::ImplOf(storage));
+  // Legacy data is imported into the local SQLite store only; a server store
+  // gets it with `sync --to` (docs/postgres.md).
+  if (config.migration == MigrationPolicy::kAuto && EngineOf(config) == Engine::kSqlite) {
+    internal::legacy::AutoMigrate(internal::ImplOf(storage));
+  }
   return storage;
 }
 

@@ -12,6 +12,7 @@
 
 #include "config/engines.h"
 #include "prodigy/error.h"
+#include "postgres/postgres_engine.h"
 #include "prodigy/storage.h"
 #include "sqlite/sqlite_engine.h"
 #include "store/kinds.h"
@@ -131,9 +132,32 @@ RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConf
 
 namespace internal {
 
+namespace {
+
+// A store whose data lives on a PostgreSQL server: the repository is the row
+// named by its key there; no local database, and no mirror files (they are
+// written on demand by RegenerateMirrors, i.e. `export --mirrors`).
+GlobalStorage OpenServerStore(const fs::path& repo_path, const StorageConfig& config) {
+  auto impl = std::make_unique<GlobalStorage::Impl>();
+  impl->config = config;
+  impl->config.mirrors = false;
+  impl->location = LocateRepository(repo_path, config);
+  impl->location.db_path.clear();
+  impl->location.exists = true;
+  const RepositoryLocation& loc = impl->location;
+  impl->engine = OpenPostgresEngine(
+      config, PostgresRepository{RepositoryKey(config, loc), loc.name, loc.canonical_path.string()});
+  impl->mirror = std::make_unique<Mirror>(*impl->engine, impl->location, impl->config);
+  Log().debug("opened {} for {}", impl->engine->where(), loc.canonical_path.string());
+  return StorageAccess::Make(std::move(impl));
+}
+
+}  // namespace
+
 GlobalStorage OpenStore(const fs::path& repo_path, const StorageConfig& config) {
   for (const std::string& notice : config.notices) Log().warn("{}", notice);
   internal::RequireEngineBuilt(config);
+  if (EngineOf(config) == Engine::kPostgres) return OpenServerStore(repo_path, config);
   PrepareRoot(config);
   // A second pass covers the race where another repository claims the folder
   // between LocateRepository and our claim.
@@ -185,6 +209,7 @@ RepositoryInfo GlobalStorage::Info() {
   info.mirrors_enabled = impl_->config.mirrors;
   std::error_code ec;
   for (const char* suffix : {"", "-wal"}) {
+    if (info.db_path.empty()) break;  // a server store has no local file
     const auto size = fs::file_size(info.db_path.string() + suffix, ec);
     if (!ec) info.db_bytes += static_cast<int64_t>(size);
   }
