@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import pathlib
 import re
 import shutil
 import sqlite3
@@ -31,6 +32,36 @@ OLD_JOB = "mapreduce-20250920_170312"    # 10 events on 2025-09-20
 RECENT_JOB = "session-recent"            # 5 events about an hour ago
 DLQ_JOB = "mapreduce-1758387792480"      # 5 DLQ items, state versions 1-3
 
+# PRODIGY_TEST_ENGINE=postgres runs the same tests on a PostgreSQL server
+# (PRODIGY_TEST_PG_URL, tests/servers/with_postgres.sh): each test gets its own
+# database there, named in PRODIGY_STORAGE_URL. Tests about SQLite's files
+# (@sqlite_only) are not loaded in that run (tests/postgres/meson.build).
+ON_POSTGRES = os.environ.get("PRODIGY_TEST_ENGINE") == "postgres"
+PG_URL = os.environ.get("PRODIGY_TEST_PG_URL", "")
+
+
+def sqlite_only(test):
+    test.sqlite_only = True
+    return test
+
+
+def postgres_only(test):
+    test.postgres_only = True
+    return test
+
+
+def psql(sql, url=None):
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url or PG_URL, "-c", sql], check=True,
+                   capture_output=True)
+
+
+def database_url(url, name):
+    """The server URL with another database: postgresql:///DB?query -> postgresql:///NAME?query."""
+    head, _, query = url.partition("?")
+    scheme, _, rest = head.partition("://")
+    authority = rest.split("/", 1)[0]
+    return f"{scheme}://{authority}/{name}" + (f"?{query}" if query else "")
+
 
 class CliCase(unittest.TestCase):
     def setUp(self):
@@ -45,9 +76,15 @@ class CliCase(unittest.TestCase):
             self.env.pop(var, None)
         self.db = os.path.join(self.root, "my-repo", "prodigy.db")
         self.repo_dir = os.path.join(self.root, "my-repo")
+        if ON_POSTGRES:
+            self.pg_database = "cli_" + os.path.basename(self.tmp).replace("-", "_").lower()
+            psql(f"CREATE DATABASE {self.pg_database}")
+            self.env["PRODIGY_STORAGE_URL"] = database_url(PG_URL, self.pg_database)
 
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if ON_POSTGRES:
+            psql(f"DROP DATABASE {self.pg_database} WITH (FORCE)")
 
     def populate(self):
         subprocess.run([FIXTURE, self.root, self.repo, "populate"], check=True, env=self.env)
@@ -74,7 +111,11 @@ class CliCase(unittest.TestCase):
 
     def check_schema(self, args, value):
         """--json output must match its schema in docs/json-schema/ (machine output stays stable)."""
-        words = [a for a in args if not a.startswith("-")]
+        words, skip = [], False
+        for a in args:
+            if not skip and not a.startswith("-"):
+                words.append(a)
+            skip = a in ("--storage-dir", "--storage-url", "--repo")
         command = self.command_name(words)
         problems = json_schema.errors(value, json_schema.load(command))
         self.assertEqual(problems, [], f"'{' '.join(args)}' --json output does not match "
@@ -90,6 +131,13 @@ class CliCase(unittest.TestCase):
         for value in values:
             self.check_schema(args, value)
         return values
+
+    def read_mirror(self, *parts):
+        """A mirror file of the repository; on PostgreSQL, written on demand first (export --mirrors)."""
+        if ON_POSTGRES:
+            self.cli("export", "--mirrors")
+        with open(os.path.join(self.repo_dir, *parts)) as f:
+            return f.read()
 
     def raw_lines(self, job):
         return self.cli("events", "show", job, "--raw").stdout.splitlines()
@@ -139,6 +187,7 @@ class BasicsTest(CliCase):
         self.assertIn("not created yet", text)
         self.assertFalse(os.path.exists(self.root))
 
+    @sqlite_only
     def test_info_shows_the_storage_url_without_its_password(self):
         j = self.js("--storage-url", "postgresql://bob:hunter2@db.example/prodigy", "info")
         self.assertEqual(j["backend"], "postgres")
@@ -154,6 +203,7 @@ class BasicsTest(CliCase):
         self.assertIn("storage URL 'postgress://bob:***@db/x' has the unknown scheme 'postgress'", r.stderr)
         self.assertNotIn("hunter2", r.stderr)
 
+    @sqlite_only
     def test_sync_needs_one_direction_and_never_prints_the_password(self):
         self.assert_usage_error("sync", message="give exactly one of --to URL and --from URL")
         self.populate()
@@ -171,8 +221,9 @@ class BasicsTest(CliCase):
         self.assertEqual(j["counts"]["dlq_items"], 5)
         self.assertEqual(j["counts"]["job_states"], 3)
         self.assertEqual(j["counts"]["sessions"], 2)
-        self.assertEqual([r["name"] for r in j["repositories"]], ["my-repo"])
-        self.assertGreater(j["db_bytes"], 0)
+        # Local store folders under the root (a PostgreSQL store has none).
+        self.assertEqual([r["name"] for r in j["repositories"]], [] if ON_POSTGRES else ["my-repo"])
+        self.assertGreater(j["db_bytes"], 0 if not ON_POSTGRES else -1)  # no local file on PostgreSQL
         self.assertTrue(j["mirrors_enabled"])
         text = self.cli("info").stdout
         self.assertIn("storage root:", text)
@@ -221,6 +272,7 @@ class BasicsTest(CliCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("writing the output failed", r.stderr)
 
+    @sqlite_only
     def test_path_is_usable_with_sqlite3(self):
         self.populate()
         path = self.cli("path").stdout.strip()
@@ -329,7 +381,8 @@ class BasicsTest(CliCase):
     def test_a_repository_without_a_store_is_reported_and_not_created(self):
         for args in (["events", "ls"], ["dlq", "ls"], ["state", "ls"], ["sessions", "show", "x"], ["check"]):
             r = self.cli(*args, code=1)
-            self.assertIn(self.db, r.stderr)
+            self.assertIn("has no repository with the key 'my-repo' (nothing was created)" if ON_POSTGRES else self.db,
+                          r.stderr)
             self.assertFalse(os.path.exists(self.db), args)
 
 
@@ -383,8 +436,8 @@ class EventsTest(CliCase):
 
     def test_show_output_forms(self):
         raw = self.raw_lines(OLD_JOB)
-        with open(os.path.join(self.repo_dir, "events", OLD_JOB, "events.jsonl")) as f:
-            self.assertEqual(raw, f.read().splitlines(), "--raw prints the records verbatim")
+        self.assertEqual(raw, self.read_mirror("events", OLD_JOB, "events.jsonl").splitlines(),
+                         "--raw prints the records verbatim")
         events = self.jsonl("events", "show", OLD_JOB)
         self.assertEqual([json.dumps(e["record"], separators=(",", ":")) for e in events], raw)
         self.assertEqual(list(events[0].keys()), ["seq", "job_id", "timestamp", "event_type", "event_name",
@@ -397,8 +450,9 @@ class EventsTest(CliCase):
 
     def test_missing_job_is_an_error(self):
         r = self.cli("events", "show", "mapreduce-nope", code=1)
-        self.assertEqual(r.stderr.strip(), f"prodigy-store: job mapreduce-nope has no events in {self.db}; "
-                                           "list the jobs with 'prodigy-store events ls'")
+        where = r"\S+ \(repository 'my-repo'\)" if ON_POSTGRES else re.escape(self.db)
+        self.assertRegex(r.stderr.strip(), f"^prodigy-store: job mapreduce-nope has no events in {where}; "
+                                           "list the jobs with 'prodigy-store events ls'$")
         self.cli("events", "stats", "mapreduce-nope", code=1)
         self.cli("events", "tail", "mapreduce-nope", code=1)
 
@@ -456,7 +510,7 @@ class EventsCleanTest(CliCase):
         self.assert_usage_error("events", "clean", "--older-than", "soon", message="--older-than 'soon'")
 
     def test_dry_run_changes_nothing(self):
-        before = os.stat(self.db).st_mtime_ns
+        before = None if ON_POSTGRES else os.stat(self.db).st_mtime_ns
         archive = os.path.join(self.tmp, "never.jsonl.gz")
         j = self.js("events", "clean", "--keep-last", "3", "--dry-run", "--archive", archive)
         self.assertTrue(j["dry_run"])
@@ -465,7 +519,8 @@ class EventsCleanTest(CliCase):
         self.assertEqual(j["removed"], 0)
         self.assertEqual(self.counts(), {OLD_JOB: 10, RECENT_JOB: 5})
         self.assertFalse(os.path.exists(archive))
-        self.assertEqual(os.stat(self.db).st_mtime_ns, before)
+        if before is not None:
+            self.assertEqual(os.stat(self.db).st_mtime_ns, before)
         self.assertIn("would be removed; nothing was changed", self.cli("events", "clean", "--older-than", "30d",
                                                                         "--dry-run").stdout)
 
@@ -481,8 +536,7 @@ class EventsCleanTest(CliCase):
         self.assertEqual(self.raw_lines(OLD_JOB), old_raw[7:])
         self.assertEqual([e["seq"] for e in self.jsonl("events", "show", OLD_JOB)], [8, 9, 10])
         # The mirror follows the database.
-        with open(os.path.join(self.repo_dir, "events", OLD_JOB, "events.jsonl")) as f:
-            self.assertEqual(f.read().splitlines(), old_raw[7:])
+        self.assertEqual(self.read_mirror("events", OLD_JOB, "events.jsonl").splitlines(), old_raw[7:])
         self.cli("check")
 
     def test_older_than_keeps_recent_and_undated(self):
@@ -542,8 +596,7 @@ class DlqTest(CliCase):
 
     def test_show_prints_the_document_verbatim(self):
         shown = self.cli("dlq", "show", DLQ_JOB, "item_3").stdout
-        with open(os.path.join(self.repo_dir, "dlq", DLQ_JOB, "items", "item_3.json")) as f:
-            self.assertEqual(shown, f.read() + "\n")
+        self.assertEqual(shown, self.read_mirror("dlq", DLQ_JOB, "items", "item_3.json") + "\n")
         r = self.cli("dlq", "show", DLQ_JOB, "item_9", code=1)
         self.assertIn(f"DLQ item item_9 of job {DLQ_JOB} does not exist", r.stderr)
 
@@ -728,6 +781,7 @@ class ExportTest(CliCase):
         self.assert_usage_error("export", "--kind", "sessions", "--job", "x", message="--job applies to")
         self.assert_usage_error("export", "--mirrors", "--kind", "events", message="stand alone")
 
+    @sqlite_only
     def test_mirrors_regenerate(self):
         item = os.path.join(self.repo_dir, "dlq", DLQ_JOB, "items", "item_1.json")
         with open(item) as f:
@@ -754,8 +808,9 @@ class CheckTest(CliCase):
             self.assertEqual(j[section]["problems"], [])
         text = self.cli("check").stdout
         self.assertIn("integrity  ok", text)
-        self.assertIn("mirrors    ok", text)
+        self.assertIn("mirrors    skipped: a PostgreSQL store" if ON_POSTGRES else "mirrors    ok", text)
 
+    @sqlite_only
     def test_mirror_problems_and_repair(self):
         os.remove(os.path.join(self.repo_dir, "sessions", "session-aaa.json"))
         with open(os.path.join(self.repo_dir, "dlq", DLQ_JOB, "items", "item_0.json"), "a") as f:
@@ -776,6 +831,7 @@ class CheckTest(CliCase):
         self.assertFalse(os.path.exists(os.path.join(self.repo_dir, "sessions", "stray.json")))
         self.cli("check")
 
+    @sqlite_only
     def test_bytes_overwritten_in_the_middle(self):
         self.assertFalse(os.path.exists(self.db + "-wal") and os.path.getsize(self.db + "-wal") > 0)
         size = os.path.getsize(self.db)
@@ -795,6 +851,7 @@ class CheckTest(CliCase):
         if r.returncode == 1:
             self.assertIn(self.db, r.stderr)
 
+    @sqlite_only
     def test_foreign_file_named_prodigy_db(self):
         shutil.rmtree(self.repo_dir)
         os.makedirs(self.repo_dir)
@@ -815,7 +872,7 @@ class CheckTest(CliCase):
         self.assertIn("not a prodigy-store database", r.stderr)
 
 
-class MigrateTest(CliCase):
+class LegacyCase(CliCase):
     """A repository with legacy data in the real layouts (reference §1.2-1.4)."""
 
     def write(self, rel, text, base=None):
@@ -860,6 +917,9 @@ class MigrateTest(CliCase):
                     out[os.path.relpath(p, self.repo)] = f.read()
         return out
 
+
+@sqlite_only
+class MigrateTest(LegacyCase):
     def test_nothing_to_migrate(self):
         r = self.cli("migrate")
         self.assertIn("no legacy Prodigy data found", r.stdout)
@@ -953,6 +1013,44 @@ class MigrateTest(CliCase):
         self.assert_usage_error("import", message="missing PATH...")
 
 
+@postgres_only
+class ServerMigrateTest(LegacyCase):
+    """With a server configured, legacy data goes into the local SQLite store first, then `sync --to`."""
+
+    def test_migrate_then_sync_to_the_server(self):
+        self.make_legacy()
+        url = self.env["PRODIGY_STORAGE_URL"]
+        r = self.cli("migrate")
+        self.assertIn("imported into the local SQLite store", r.stderr)
+        self.assertIn("prodigy-store sync --to", r.stderr)
+        self.assertTrue(os.path.exists(self.db), "the import wrote the local store")
+        # The server has nothing yet; sync copies it, verified on both sides.
+        self.cli("events", "ls", code=1)
+        j = self.js("sync", "--to", url)
+        self.assertEqual(j["direction"], "to")
+        rows = {t["table"]: t["rows"] for t in j["tables"]}
+        self.assertEqual(rows["events"], 4)
+        self.assertEqual(rows["dlq_items"], 1)
+        # Every command now reads the server.
+        jobs = self.js("events", "ls")["jobs"]
+        self.assertEqual([job["job_id"] for job in jobs], ["global"])  # the global event log's job
+        self.assertEqual(self.js("info")["counts"]["events"], 4)
+        self.assertEqual(len(self.js("dlq", "ls")["items"]), 1)
+        self.cli("check")
+        # And back: a round trip gives the same export.
+        local_env = {k: v for k, v in self.env.items() if k != "PRODIGY_STORAGE_URL"}
+
+        def exported(name):
+            out = os.path.join(self.tmp, name)
+            self.cli("export", "--out", out, env=local_env)
+            return {f: pathlib.Path(out, f).read_bytes() for f in sorted(os.listdir(out))}
+        before = exported("before")
+        shutil.rmtree(self.repo_dir)
+        self.cli("sync", "--from", url)
+        self.assertEqual(exported("after"), before, "SQLite -> PostgreSQL -> SQLite gives the same export")
+
+
+@sqlite_only
 class CookbookTest(CliCase):
     """Every sqlite3 query of docs/cli.md runs and prints what the doc shows."""
 
@@ -998,6 +1096,21 @@ def main():
         sys.exit("usage: cli_test.py PRODIGY_STORE CLI_FIXTURE [unittest args]")
     EXE, FIXTURE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
+
+
+def load_tests(loader, tests, pattern):
+    """On PostgreSQL the tests about SQLite's files are not part of the run; on SQLite, those needing a server."""
+    left_out = "sqlite_only" if ON_POSTGRES else "postgres_only"
+    suite = unittest.TestSuite()
+
+    def add(t):
+        if isinstance(t, unittest.TestSuite):
+            for sub in t:
+                add(sub)
+        elif not (getattr(type(t), left_out, False) or getattr(getattr(t, t._testMethodName, None), left_out, False)):
+            suite.addTest(t)
+    add(tests)
+    return suite
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ TEST_CASE("the repository key defaults to the folder name") {
 }
 
 TEST_CASE("a build without the PostgreSQL engine says how to build it, and creates nothing") {
-  if (internal::EngineBuilt(Engine::kPostgres)) return;  // tests/postgres/ cover that build
+  if (EngineBuilt(Engine::kPostgres)) return;  // tests/postgres/ cover that build
   Sandbox box;
   StorageConfig config = box.Config();
   config.storage_url = "postgresql://bob:hunter2@db.example/prodigy";

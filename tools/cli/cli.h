@@ -81,8 +81,14 @@ class Context {
   // kNotFound without creating anything. Legacy data is migrated on open
   // when the configured policy is `auto` (as for every library user).
   GlobalStorage& Store();
-  // The store, created when missing (import).
+  // The store, created when missing.
   GlobalStorage& CreateStore();
+  // The configuration of the local SQLite store, also when a storage URL
+  // selects a server: legacy data is imported there first (docs/postgres.md).
+  StorageConfig LocalConfig();
+  // With a server configured: says that the import went into the local store
+  // and how to copy it to the server.
+  void NoteSyncAfterImport();
 
   // A line for the user on stderr, unless -q.
   template <typename... T>

@@ -71,12 +71,20 @@ void PrintRecovery(const RecoveryReport& r) {
 int RunCheck(Context& ctx) {
   const bool repair = ctx.Flag("repair");
   const RepositoryLocation& loc = ctx.Location();
-  if (!loc.exists) {
+  const bool on_server = EngineOf(ctx.Config()) == Engine::kPostgres;
+  if (on_server && repair) {
+    throw UsageError("check --repair rebuilds a damaged local SQLite database; a PostgreSQL store is repaired "
+                     "with the server's own tools and backups (docs/postgres.md)");
+  }
+  if (!loc.exists && !on_server) {
     throw Error(ErrorCode::kNotFound, fmt::format("repository {} has no database to check ({} does not exist)",
                                                   loc.canonical_path.string(), loc.db_path.string()));
   }
   StorageConfig config = ctx.Config();
   config.migration = MigrationPolicy::kOff;  // a check changes no data
+  config.create_repository = false;
+  // The database file, or the server and repository once opened.
+  std::string where = on_server ? RedactStorageUrl(config.storage_url) : loc.db_path.string();
   // A damaged database is rebuilt first; the checks below then judge the result.
   std::optional<RecoveryReport> recovery;
   if (repair) recovery = RecoverDatabase(ctx.RepoPath(), config, ctx.Flag("force"));
@@ -89,14 +97,15 @@ int RunCheck(Context& ctx) {
     progress.SetDetail("(opening)");
     progress.Update(0, 3);
     store = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config);
+    where = store->Where();
     progress.SetDetail("(integrity)");
     progress.Update(0, 3);
-    for (const std::string& line : store->CheckIntegrity()) db.problems.emplace_back(loc.db_path.string(), line);
+    for (const std::string& line : store->CheckIntegrity()) db.problems.emplace_back(where, line);
   } catch (const Error& e) {
     if (!IsDatabaseFinding(e)) throw;
-    db.problems.emplace_back(loc.db_path.string(), e.message());
+    db.problems.emplace_back(where, e.message());
   }
-  Conclude(db, "ok (PRAGMA integrity_check)");
+  Conclude(db, on_server ? "ok (the repository's seq counter covers its events)" : "ok (PRAGMA integrity_check)");
   sections.push_back(std::move(db));
 
   Section ledger{"ledger"};
@@ -132,10 +141,12 @@ int RunCheck(Context& ctx) {
                                                 : std::string()));
     } catch (const Error& e) {
       if (!IsDatabaseFinding(e)) throw;
-      ledger.problems.emplace_back(loc.db_path.string(), e.message());
+      ledger.problems.emplace_back(where, e.message());
       Conclude(ledger, "");
     }
-    if (!config.mirrors) {
+    if (on_server) {
+      mirrors.status = "skipped: a PostgreSQL store keeps no mirror files ('export --mirrors' writes them)";
+    } else if (!config.mirrors) {
       mirrors.status = "skipped: mirrors are disabled in the config";
     } else {
       progress.SetDetail("(mirrors)");
@@ -162,12 +173,12 @@ int RunCheck(Context& ctx) {
   bool ok = true;
   for (const Section& s : sections) ok = ok && s.problems.empty();
   if (ctx.json()) {
-    Json j{{"db_path", loc.db_path.string()}, {"ok", ok}, {"repair", repair}};
+    Json j{{"db_path", where}, {"ok", ok}, {"repair", repair}};
     if (recovery) j["recovery"] = RecoveryJson(*recovery);
     for (const Section& s : sections) j[s.name] = SectionJson(s);
     PrintJson(j);
   } else {
-    std::printf("database   %s\n", loc.db_path.c_str());
+    std::printf("database   %s\n", where.c_str());
     if (recovery && recovery->needed) PrintRecovery(*recovery);
     for (const Section& s : sections) {
       std::printf("%-10s %s\n", s.name.c_str(), s.status.c_str());

@@ -57,7 +57,7 @@ void RequireEventJob(GlobalStorage& store, const std::string& job) {
   if (!store.QueryEvents(q).Next(&e)) {
     throw Error(ErrorCode::kNotFound, fmt::format("job {} has no events in {}; list the jobs with "
                                                   "'prodigy-store events ls'",
-                                                  job, store.location().db_path.string()));
+                                                  job, store.Where()));
   }
 }
 
@@ -76,7 +76,7 @@ int RunLs(Context& ctx) {
     return kExitOk;
   }
   if (jobs.empty()) {
-    ctx.Note("no event logs in {}", ctx.Store().location().db_path.string());
+    ctx.Note("no event logs in {}", ctx.Store().Where());
     return kExitOk;
   }
   Table table({"JOB", "EVENTS", "FIRST", "LAST", "STATUS"}, ctx.stdout_tty());

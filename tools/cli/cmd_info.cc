@@ -53,8 +53,22 @@ int RunInfo(Context& ctx) {
   const std::vector<RepoFolder> repos = RepositoriesUnder(config.storage_dir);
   const std::vector<fs::path> legacy = LegacyRoots(ctx);
   std::optional<RepositoryInfo> info;
-  // With a PostgreSQL URL the local database is not where the data lives.
-  if (loc.exists && EngineOf(config) == Engine::kSqlite) {
+  const bool on_server = EngineOf(config) == Engine::kPostgres;
+  std::string where = loc.db_path.string();  // the database file, or the server and repository
+  if (on_server && EngineBuilt(Engine::kPostgres)) {
+    // The data lives on the server; a repository it does not have is shown
+    // as not existing (nothing is created). A build without the engine still
+    // shows the configuration (the other commands say how to rebuild).
+    config.create_repository = false;
+    where = RedactStorageUrl(config.storage_url);
+    try {
+      GlobalStorage store = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config);
+      info = store.Info();
+      where = store.Where();
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+    }
+  } else if (!on_server && loc.exists) {
     info = GlobalStorage::OpenWithConfig(ctx.RepoPath(), config).Info();
   }
 
@@ -76,7 +90,7 @@ int RunInfo(Context& ctx) {
     j["repo_path"] = loc.canonical_path.string();
     j["repo_dir"] = loc.dir.string();
     j["db_path"] = loc.db_path.string();
-    j["db_exists"] = loc.exists;
+    j["db_exists"] = on_server ? info.has_value() : loc.exists;
     j["db_bytes"] = info ? info->db_bytes : 0;
     j["schema_version"] = info ? Json(info->schema_version) : Json(nullptr);
     j["counts"] = CountsJson(info ? info->counts : TableCounts{});
@@ -106,16 +120,17 @@ int RunInfo(Context& ctx) {
   kv.Add("repository", loc.canonical_path.string());
   kv.Add("folder name", loc.name);
   if (info) {
-    kv.Add("database", fmt::format("{} ({})", loc.db_path.string(), HumanBytes(info->db_bytes)));
+    kv.Add("database", on_server ? where : fmt::format("{} ({})", where, HumanBytes(info->db_bytes)));
     kv.Add("schema version", std::to_string(info->schema_version));
     const TableCounts& c = info->counts;
     kv.Add("rows", fmt::format("events {}, dlq_items {}, job_states {}, sessions {}, workflow_checkpoints {}",
                                c.events, c.dlq_items, c.job_states, c.sessions, c.workflow_checkpoints));
     kv.Add("imported", fmt::format("{} legacy files, {} unparsed lines kept", c.import_sources, c.unparsed_lines));
   } else {
-    kv.Add("database", fmt::format("{} (not created yet)", loc.db_path.string()));
+    kv.Add("database", fmt::format("{} (not created yet)", where));
   }
-  kv.Add("mirrors", config.mirrors ? fmt::format("enabled, under {} ('prodigy-store check' compares them)",
+  kv.Add("mirrors", on_server ? std::string("none on a PostgreSQL store ('export --mirrors' writes them)")
+                    : config.mirrors ? fmt::format("enabled, under {} ('prodigy-store check' compares them)",
                                                  loc.dir.string())
                                    : std::string("disabled in the config"));
   if (legacy.empty()) {

@@ -119,8 +119,9 @@ int RunMigrate(Context& ctx) {
   MigrationOptions options = Options(ctx, progress);
   options.dry_run = dry_run;
   options.keep_originals = ctx.Flag("keep-originals");
-  const MigrationReport report = Migrate(ctx.RepoPath(), ctx.Config(), options);
+  const MigrationReport report = Migrate(ctx.RepoPath(), ctx.LocalConfig(), options);
   progress.Finish();
+  if (!dry_run) ctx.NoteSyncAfterImport();
   return Finish(ctx, report, dry_run);
 }
 
@@ -135,8 +136,10 @@ int RunImport(Context& ctx) {
   }
   Progress progress(ctx.show_progress(), "", ProgressUnit::kBytes);
   const MigrationOptions options = Options(ctx, progress);
-  const MigrationReport report = ImportPaths(ctx.CreateStore(), paths, options);
+  GlobalStorage local = GlobalStorage::OpenWithConfig(ctx.RepoPath(), ctx.LocalConfig());
+  const MigrationReport report = ImportPaths(local, paths, options);
   progress.Finish();
+  ctx.NoteSyncAfterImport();
   return Finish(ctx, report, false);
 }
 

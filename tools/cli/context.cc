@@ -96,6 +96,13 @@ const RepositoryLocation& Context::Location() {
 
 GlobalStorage& Context::Store() {
   if (!store_) {
+    if (EngineOf(Config()) == Engine::kPostgres) {
+      // The server says whether it has the repository; nothing is created.
+      StorageConfig config = Config();
+      config.create_repository = false;
+      store_ = GlobalStorage::OpenWithConfig(RepoPath(), config);
+      return *store_;
+    }
     const RepositoryLocation& loc = Location();
     if (!loc.exists && LegacyRoots(*this).empty()) {
       throw Error(ErrorCode::kNotFound,
@@ -112,6 +119,20 @@ GlobalStorage& Context::Store() {
 GlobalStorage& Context::CreateStore() {
   if (!store_) store_ = GlobalStorage::OpenWithConfig(RepoPath(), Config());
   return *store_;
+}
+
+StorageConfig Context::LocalConfig() {
+  StorageConfig config = Config();
+  config.storage_url.clear();
+  config.storage_url_source = StorageDirSource::kDefault;
+  return config;
+}
+
+void Context::NoteSyncAfterImport() {
+  if (EngineOf(Config()) != Engine::kPostgres) return;
+  Note("note: legacy data is imported into the local SQLite store {}; copy it to the server with "
+       "'prodigy-store sync --to {}'",
+       Location().db_path.string(), RedactStorageUrl(Config().storage_url));
 }
 
 int ExitCodeFor(const Error& error) {

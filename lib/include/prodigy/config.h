@@ -66,6 +66,10 @@ struct StorageConfig {
   // only. Off for connection poolers that cannot LISTEN (PgBouncer in
   // transaction mode).
   bool notify = true;
+  // PostgreSQL: false makes opening a repository the server does not have a
+  // kNotFound error instead of creating it (the CLI's commands that only look
+  // or change existing data; for SQLite the CLI checks the file itself).
+  bool create_repository = true;
   // Notices for the user (e.g. that PRODIGY_USE_LOCAL_STORAGE is ignored).
   std::vector<std::string> notices;
 };
@@ -94,6 +98,8 @@ StorageConfig ResolveConfig(const ResolveOptions& options = {});
 // else throws Error(kConfig) naming the (redacted) URL and the forms accepted.
 Engine EngineForUrl(std::string_view url);
 inline Engine EngineOf(const StorageConfig& config) { return EngineForUrl(config.storage_url); }
+// True when this build contains `engine` (-Dpostgres=enabled for kPostgres).
+bool EngineBuilt(Engine engine);
 
 // The URL with every password replaced by "***": the user:password@ part of
 // a URI, a password= query parameter and libpq's password=... key. Use it for

@@ -93,6 +93,9 @@ class GlobalStorage {
 
   const StorageConfig& config() const;
   const RepositoryLocation& location() const;
+  // Where the data is, for messages: the database file, or the PostgreSQL
+  // server (without its password) and the repository there.
+  std::string Where() const;
   RepositoryInfo Info();
 
   // ---- Job state (MapReduceJobState) --------------------------------------

@@ -6,9 +6,6 @@
 
 namespace prodigy::internal {
 
-// True when the library was built with `engine` (-Dpostgres=enabled for kPostgres).
-bool EngineBuilt(Engine engine);
-
 // Throws Error(kConfig) saying how to rebuild when the configuration selects
 // an engine this build does not contain.
 void RequireEngineBuilt(const StorageConfig& config);

@@ -146,12 +146,12 @@ Engine EngineForUrl(std::string_view url) {
                           RedactStorageUrl(text), what));
 }
 
-namespace internal {
-
 bool EngineBuilt(Engine engine) {
   constexpr bool kPostgres = PRODIGY_WITH_POSTGRES;
   return engine == Engine::kSqlite || (engine == Engine::kPostgres && kPostgres);
 }
+
+namespace internal {
 
 void RequireEngineBuilt(const StorageConfig& config) {
   const Engine engine = EngineOf(config);

@@ -178,7 +178,7 @@ void Mirror::Sync() noexcept {
   }
 }
 
-void Mirror::SyncLocked() {
+void Mirror::SyncLocked(bool full_requested) {
   const fs::path mark_path = loc_.dir / ".mirror-mark";
   std::string mark_boot;
   auto mark_pair = ReadMark(mark_path, &mark_boot);
@@ -195,12 +195,12 @@ void Mirror::SyncLocked() {
     if (foreign_mark) mark_pair.reset();
     const int64_t mark = mark_pair ? mark_pair->first : 0;
     const auto range = txn.ChangeRange();
-    if (!range) {  // nothing ever changed
+    if (!range && !full_requested) {  // nothing ever changed
       done = true;
       return;
     }
-    min_seq = range->first;
-    max_seq = range->second;
+    min_seq = range ? range->first : 0;
+    max_seq = range ? range->second : 0;
     // The files may hold less than the mark says. When the database went back
     // (a power loss undid its last commits with synchronous = normal, or an
     // older copy was put back) they hold changes it no longer has: rewrite
@@ -209,12 +209,12 @@ void Mirror::SyncLocked() {
     // not: check them all.
     went_back = mark_pair && max_seq < mark;
     earlier_boot = mark_pair && !mark_boot.empty() && mark_boot != BootId();
-    if (max_seq == mark && mark_pair && !earlier_boot) {
+    if (max_seq == mark && mark_pair && !earlier_boot && !full_requested) {
       done = true;
       return;
     }
 
-    bool full = foreign_mark || min_seq > mark + 1 || went_back;  // or changes were pruned before being mirrored
+    bool full = full_requested || foreign_mark || min_seq > mark + 1 || went_back;  // or changes were pruned before being mirrored
     struct Pending {
       std::set<std::string> events, events_rewrite, state, dlq_whole;
       std::map<std::string, std::set<std::string>> dlq_items;
@@ -449,11 +449,12 @@ void Mirror::RegenerateAll() {
                                              loc_.dir.string()));
   }
   std::lock_guard lock(mu_);
+  EnsureDir(loc_.dir, 0700);  // a PostgreSQL store has no local folder until its mirrors are asked for
   FileLockGuard guard(Lock());
   RemoveFileIfExists(loc_.dir / ".mirror-mark");
   // Without a mark every change counts as unmirrored; a gap forces a full pass.
   engine_.Write([&](engine::WriteTxn& txn) { txn.LogChange("gap", ""); });
-  SyncLocked();
+  SyncLocked(/*full=*/true);
 }
 
 void Mirror::CollapseChangeLog() {

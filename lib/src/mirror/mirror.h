@@ -60,7 +60,9 @@ class Mirror {
   std::filesystem::path DocumentFile(const DocumentKind& kind, const std::string& id) const;
 
  private:
-  void SyncLocked();
+  // full: rewrite every file, also when the engine keeps no change log (a
+  // PostgreSQL store's mirrors are written only on demand).
+  void SyncLocked(bool full = false);
   void SyncEvents(engine::ReadTxn& txn, const std::string& job_id, bool rewrite);
   void RewriteEvents(engine::ReadTxn& txn, const std::string& job_id);
   void SyncDlqJob(engine::ReadTxn& txn, const std::string& job_id);

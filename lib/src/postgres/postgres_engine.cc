@@ -628,11 +628,12 @@ class PostgresTxn : public engine::WriteTxn {
 
 class PostgresEngine : public engine::Engine {
  public:
-  PostgresEngine(std::unique_ptr<pg::Connection> conn, const StorageConfig& config, int64_t repo_id)
+  PostgresEngine(std::unique_ptr<pg::Connection> conn, const StorageConfig& config, int64_t repo_id,
+                 const std::string& repo_key)
       : conn_(std::move(conn)),
         config_(config),
         repo_id_(repo_id),
-        where_(fmt::format("{} (repository id {})", conn_->server(), repo_id)),
+        where_(fmt::format("{} (repository '{}')", conn_->server(), repo_key)),
         channel_(fmt::format("prodigy_events_{}", repo_id)) {}
 
   std::string_view name() const override { return "postgres"; }
@@ -863,7 +864,7 @@ std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, 
         {repo.key, repo.name, repo.canonical_path});
     id = find();
   }
-  return std::make_unique<PostgresEngine>(std::move(conn), config, *id);
+  return std::make_unique<PostgresEngine>(std::move(conn), config, *id, repo.key);
 }
 
 }  // namespace prodigy::internal

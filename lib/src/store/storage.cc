@@ -146,8 +146,12 @@ GlobalStorage OpenServerStore(const fs::path& repo_path, const StorageConfig& co
   impl->location.exists = true;
   const RepositoryLocation& loc = impl->location;
   impl->engine = OpenPostgresEngine(
-      config, PostgresRepository{RepositoryKey(config, loc), loc.name, loc.canonical_path.string()});
-  impl->mirror = std::make_unique<Mirror>(*impl->engine, impl->location, impl->config);
+      config, PostgresRepository{RepositoryKey(config, loc), loc.name, loc.canonical_path.string()},
+      config.create_repository);
+  // The mirror writer itself is on: it runs only when asked (RegenerateMirrors).
+  StorageConfig on_demand = config;
+  on_demand.mirrors = true;
+  impl->mirror = std::make_unique<Mirror>(*impl->engine, impl->location, on_demand);
   Log().debug("opened {} for {}", impl->engine->where(), loc.canonical_path.string());
   return StorageAccess::Make(std::move(impl));
 }
@@ -199,6 +203,7 @@ GlobalStorage::~GlobalStorage() = default;
 
 const StorageConfig& GlobalStorage::config() const { return impl_->config; }
 const RepositoryLocation& GlobalStorage::location() const { return impl_->location; }
+std::string GlobalStorage::Where() const { return impl_->engine->where(); }
 
 RepositoryInfo GlobalStorage::Info() {
   RepositoryInfo info;
@@ -351,7 +356,11 @@ bool GlobalStorage::DeleteCheckpoint(std::string_view workflow_id) {
 
 void GlobalStorage::RegenerateMirrors() { impl_->mirror->RegenerateAll(); }
 
-std::vector<MirrorProblem> GlobalStorage::CheckMirrors() { return impl_->mirror->Check(); }
+std::vector<MirrorProblem> GlobalStorage::CheckMirrors() {
+  // Mirrors off, or a PostgreSQL store (its files are written only on demand): nothing to compare.
+  if (!impl_->config.mirrors) return {};
+  return impl_->mirror->Check();
+}
 
 std::vector<std::string> GlobalStorage::CheckIntegrity() { return impl_->engine->CheckIntegrity(); }
 
