@@ -1051,7 +1051,6 @@ class ServerMigrateTest(LegacyCase):
         self.assertEqual(exported("after"), before, "SQLite -> PostgreSQL -> SQLite gives the same export")
 
 
-@sqlite_only
 class LeasesTest(CliCase):
     def setUp(self):
         super().setUp()
@@ -1099,6 +1098,7 @@ class LeasesTest(CliCase):
                         r.stderr)
 
 
+@sqlite_only
 class CookbookTest(CliCase):
     """Every sqlite3 query of docs/cli.md runs and prints what the doc shows."""
 
