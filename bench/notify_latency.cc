@@ -1,5 +1,6 @@
 // prodigy-notify-bench: how long a waiter takes to see an event another
-// process appended, with Redis Stream notifications and with polling.
+// process appended, with Redis Stream notifications and with the engine's own
+// wait (SQLite: polling; PostgreSQL: LISTEN/NOTIFY).
 //
 //   prodigy-notify-bench [EVENTS] [POLL_MS]      (defaults 200 and 200)
 //
@@ -9,6 +10,8 @@
 // that saw it (CLOCK_MONOTONIC, shared by both processes). The Redis run
 // needs a build with -Dredis=enabled and starts its own redis-server on a
 // unix socket (PRODIGY_TEST_REDIS_SERVER, default /usr/bin/redis-server).
+// With PRODIGY_TEST_ENGINE=postgres and PRODIGY_TEST_PG_URL the store is on
+// that PostgreSQL server.
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,7 +102,10 @@ int main(int argc, char** argv) {
     fmt::print("{:<34} {:>6} {:>9} {:>9} {:>9}\n", "mode", "events", "p50 ms", "p99 ms", "max ms");
     {
       test::Sandbox box;
-      Print(fmt::format("polling every {} ms", poll.count()).c_str(), Measure(box, box.Config(), events, poll));
+      // Without Redis a waiter uses the engine's own wait: polling the newest
+      // seq on SQLite, LISTEN/NOTIFY on PostgreSQL (PRODIGY_TEST_ENGINE).
+      Print(fmt::format("no Redis: {} engine's wait", test::OnPostgres() ? "PostgreSQL" : "SQLite").c_str(),
+            Measure(box, box.Config(), events, poll));
     }
     if (internal::RedisBuilt()) {
       test::Sandbox box;
