@@ -21,7 +21,7 @@ import os
 from ._install import LIBDIR as _LIBDIR
 
 __all__ = ["open", "Store", "Event", "Error", "InvalidArgument", "NotFound", "ConfigError", "IoError",
-           "Corruption", "TooNew", "Busy", "VerificationFailed", "InternalError", "version"]
+           "Corruption", "TooNew", "Busy", "VerificationFailed", "InternalError", "Fenced", "version"]
 
 
 class Error(Exception):
