@@ -20,6 +20,7 @@ struct Query {
   std::function<int64_t(GlobalStorage&)> ours;
   std::vector<std::string> jq_args;  // jq filter and options, then files
   bool all_files = false;            // jq reads every log (slow: fewer runs)
+  std::string program = "jq";        // the baseline program (tail for `events tail`)
 };
 
 int64_t CountLines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
@@ -106,6 +107,16 @@ void RunQueries(const Sizes& sz, Table& t) {
                        return s.CountEvents(q);
                      },
                      {"-n", R"([inputs|select(.event.event_type=="agent_failed")]|length)", job_file}});
+  // `events tail JOB`: the last 10 records, what `tail -n 10` gives of the mirror.
+  queries.push_back({"last 10 of one job (events tail)",
+                     [&](GlobalStorage& s) {
+                       EventQuery q;
+                       q.job_id = job;
+                       return static_cast<int64_t>(s.LastEvents(q, 10).size());
+                     },
+                     {"-n", "10", job_file},
+                     false,
+                     "tail"});
   queries.push_back({"stats by type, all jobs",
                      [&](GlobalStorage& s) { return static_cast<int64_t>(s.GroupEvents({}, EventGroupBy::kType).size()); },
                      {"-c", "-n", "reduce inputs as $e ({}; .[$e.event.event_type] += 1) | to_entries[]"},
@@ -129,7 +140,7 @@ void RunQueries(const Sizes& sz, Table& t) {
       ours_n = q.ours(s);
       ours.push_back(w.Seconds());
       if (have_jq && r < jq_runs) {
-        std::vector<std::string> argv = {"jq"};
+        std::vector<std::string> argv = {q.program};
         argv.insert(argv.end(), q.jq_args.begin(), q.jq_args.end());
         const ChildResult res = RunProcess(argv);
         if (res.exit_code != 0) throw std::runtime_error("jq failed for query: " + q.name);
@@ -146,7 +157,7 @@ void RunQueries(const Sizes& sz, Table& t) {
     const double j = Median(theirs);
     const bool filtered = q.name.rfind("type + agent", 0) == 0;
     t.Add({"4 query: " + q.name, fmt::format("library, open + query ({} results)", ours_n), Ms(o),
-           fmt::format("jq over mirror ({} results)", jq_n), Ms(j), j / o, filtered ? ">= 100x" : "",
+           fmt::format("{} over mirror ({} results)", q.program, jq_n), Ms(j), j / o, filtered ? ">= 100x" : "",
            filtered ? std::optional<bool>(j / o >= 100) : std::nullopt});
     if (ours_n != jq_n) {
       t.Note(fmt::format("query '{}': the library returned {} results and jq {}: investigate", q.name, ours_n, jq_n));

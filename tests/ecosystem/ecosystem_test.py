@@ -279,7 +279,7 @@ class DocsTest(Case):
                     self.assertRegex(text, r"(?<![\w-])" + w + r"(?![\w-])", f"{shell} completion lacks {name}")
             # Each command's own options are offered.
             opts = [line.split()[0].rstrip(",") for line in run([EXE] + words + ["--help"]).stdout.splitlines()
-                    if line.strip().startswith("--")]
+                    if line.startswith("  ") and line.strip().startswith("--")]  # option rows, not prose
             for shell, text in scripts.items():
                 for o in opts:
                     self.assertIn(o.split("=")[0].lstrip("-"), text, f"{shell} completion of {name} lacks {o}")

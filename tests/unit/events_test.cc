@@ -210,3 +210,38 @@ TEST_CASE("RFC 3339 timestamps") {
   CHECK_FALSE(ParseTimestamp("2025-09-20T00:00:00.Z").has_value());
   CHECK(FormatTimestamp(*ParseTimestamp("2025-09-18T04:18:51.000402Z")) == "2025-09-18T04:18:51.000402Z");
 }
+
+TEST_CASE("the last n events: with filters, in append order, the same as the tail of a full read") {
+  Sandbox sb;
+  auto storage = sb.Open();
+  std::vector<std::string> batch;
+  for (int i = 0; i < 50; ++i) batch.push_back(EventJson(i, i % 3 == 0 ? "agent_completed" : "agent_started"));
+  storage.AppendEvents("j", batch);
+  storage.AppendEvent("other", EventJson(99));
+  EventQuery job;
+  job.job_id = "j";
+  const std::vector<Event> all = storage.ReadEvents("j");
+  const std::vector<Event> last = storage.LastEvents(job, 10);
+  REQUIRE(last.size() == 10);
+  for (size_t i = 0; i < last.size(); ++i) {
+    CHECK(last[i].seq == all[all.size() - 10 + i].seq);
+    CHECK(last[i].json == all[all.size() - 10 + i].json);
+  }
+  EventQuery completed = job;
+  completed.types = {"AgentCompleted"};
+  std::vector<Event> matching;
+  storage.ForEachEvent(completed, [&](const Event& e) {
+    matching.push_back(e);
+    return true;
+  });
+  const std::vector<Event> last_completed = storage.LastEvents(completed, 3);
+  REQUIRE(last_completed.size() == 3);
+  CHECK(last_completed.back().seq == matching.back().seq);
+  CHECK(last_completed.front().seq == matching[matching.size() - 3].seq);
+  CHECK(storage.LastEvents(job, 1000).size() == 50);
+  CHECK(storage.LastEvents(job, 0).empty());
+  EventQuery none;
+  none.job_id = "nope";
+  CHECK(storage.LastEvents(none, 5).empty());
+  CHECK_THROWS_AS(storage.LastEvents(job, -1), Error);
+}

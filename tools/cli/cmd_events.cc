@@ -2,7 +2,7 @@
 // real EventRecord schema (event types in any spelling Prodigy users meet).
 // events clean is in cmd_events_clean.cc.
 #include <chrono>
-#include <deque>
+#include <algorithm>
 #include <thread>
 
 #include "cli.h"
@@ -113,17 +113,13 @@ int RunTail(Context& ctx) {
   // Following a job that has not started yet is fine: wait for its events.
   if (!follow) RequireEventJob(store, job);
 
-  // The last `lines` matches, in one pass with bounded memory.
-  std::deque<Event> last;
-  int64_t last_seq = 0;
-  store.ForEachEvent(q, [&](const Event& e) {
-    last_seq = e.seq;
-    if (lines == 0) return true;
-    last.push_back(e);
-    if (static_cast<int64_t>(last.size()) > lines) last.pop_front();
-    return true;
-  });
-  for (const Event& e : last) printer.Print(e);
+  // The last `lines` matches (reads only those rows; with 0, the newest one
+  // tells where following starts).
+  const std::vector<Event> last = store.LastEvents(q, std::max<int64_t>(lines, 1));
+  int64_t last_seq = last.empty() ? 0 : last.back().seq;
+  if (lines > 0) {
+    for (const Event& e : last) printer.Print(e);
+  }
   printer.Flush();
   if (!follow) return kExitOk;
 

@@ -1,6 +1,7 @@
 // sync: copy this repository's store to or from a PostgreSQL server.
 #include "cli.h"
 #include "output.h"
+#include "progress.h"
 
 namespace prodigy::cli {
 namespace {
@@ -12,16 +13,16 @@ int RunSync(Context& ctx) {
   SyncOptions options;
   options.url = to ? *to : *from;
   options.replace = ctx.Flag("replace");
-  if (ctx.show_progress()) {
-    options.progress = [](std::string_view table, int64_t rows) {
-      std::fprintf(stderr, "\r  %-22.*s %12lld rows", static_cast<int>(table.size()), table.data(),
-                   static_cast<long long>(rows));
-      std::fflush(stderr);
-    };
-  }
+  // The same progress line as the other long commands: the table being copied
+  // (or verified) and its rows so far, on a terminal only.
+  Progress progress(ctx.show_progress(), to ? "sync --to" : "sync --from", ProgressUnit::kRows);
+  options.progress = [&progress](std::string_view table, int64_t rows) {
+    progress.SetDetail(fmt::format("({})", table));
+    progress.Update(rows);
+  };
   const SyncReport report = to ? SyncToServer(ctx.RepoPath(), ctx.Config(), options)
                                : SyncFromServer(ctx.RepoPath(), ctx.Config(), options);
-  if (ctx.show_progress()) std::fputs("\r\033[K", stderr);
+  progress.Finish();
   if (ctx.json()) {
     Json tables = Json::array();
     for (const SyncTable& t : report.tables) {

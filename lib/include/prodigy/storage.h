@@ -130,6 +130,9 @@ class GlobalStorage {
   std::vector<Event> ReadEvents(std::string_view job_id);
   // A streaming query in append order that holds only one page in memory.
   EventCursor QueryEvents(const EventQuery& query);
+  // The last `n` events matching the query (q.limit is ignored), in append
+  // order. Reads only those rows: as fast on a million-event log as on ten.
+  std::vector<Event> LastEvents(const EventQuery& query, int64_t n);
   // Calls `fn` for each matching event; stop early by returning false.
   void ForEachEvent(const EventQuery& query, const std::function<bool(const Event&)>& fn);
   int64_t CountEvents(const EventQuery& query);

@@ -17,6 +17,7 @@
 #include "sqlite/sqlite_engine.h"
 #include "sqlite/salvage.h"
 #include "sqlite/snapshot.h"
+#include "store/kinds.h"
 #include "store/rows.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -98,13 +99,72 @@ std::optional<std::string> OptText(const SqlValue& v) {
   return v.Text();
 }
 
+// What recovery needs of each keyed document kind, once per kind: the
+// columns salvaged from its table, the document's identity (validated on the
+// way in, so a damaged or foreign document is rejected, never stored), and
+// how a recovered document is written back.
+struct RecoverableKind {
+  const internal::DocumentKind* kind;
+  std::vector<std::string> columns;  // salvaged from the damaged table
+  const char* order;                 // the table's key, for salvaging in key order
+  const char* written;               // the column with the row's write time
+  std::string (*identity)(const std::string& job_id, const std::string& json);
+  void (*insert)(engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source);
+};
+
+std::string JobAnd(const std::string& job_id, const std::string& rest) { return job_id + '\x1f' + rest; }
+
+const RecoverableKind kRecoverable[] = {
+    {&internal::kDlqItemKind,
+     {"job_id", "item_id", "json", "reprocess_requested_at", "updated_at", "source_id"}, "job_id, item_id",
+     "updated_at",
+     [](const std::string& job, const std::string& json) {
+       return JobAnd(job, internal::ExtractDlqItem(job, json).item_id);
+     },
+     [](engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source) {
+       DlqItem d = internal::ExtractDlqItem(doc.job_id, doc.json);
+       d.reprocess_requested_at = doc.reprocess_requested_at;
+       d.updated_at = doc.updated_at;
+       internal::UpsertDlqItem(txn, d, source);
+     }},
+    {&internal::kJobStateKind, {"job_id", "version", "json", "written_at", "source_id"}, "job_id, version",
+     "written_at",
+     [](const std::string& job, const std::string& json) {
+       return JobAnd(job, std::to_string(internal::ExtractJobState(job, json).version));
+     },
+     [](engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source) {
+       internal::InsertJobState(txn, internal::ExtractJobState(doc.job_id, doc.json), INT_MAX, true, source);
+     }},
+    {&internal::kSessionKind, {"session_id", "json", "updated_at", "source_id"}, "session_id", "updated_at",
+     [](const std::string&, const std::string& json) { return internal::ExtractSession(json).session_id; },
+     [](engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source) {
+       Session session = internal::ExtractSession(doc.json);
+       session.updated_at = doc.updated_at;
+       internal::UpsertSession(txn, session, source);
+     }},
+    {&internal::kCheckpointKind, {"workflow_id", "json", "updated_at", "source_id"}, "workflow_id", "updated_at",
+     [](const std::string&, const std::string& json) { return internal::ExtractCheckpoint(json).workflow_id; },
+     [](engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source) {
+       WorkflowCheckpoint checkpoint = internal::ExtractCheckpoint(doc.json);
+       checkpoint.updated_at = doc.updated_at;
+       internal::UpsertCheckpoint(txn, checkpoint, source);
+     }},
+};
+
+// The keyed kind whose mirror files a mirror file is (MirrorFile::kind is the
+// kind's mirror change name); nullptr for event logs.
+const RecoverableKind* RecoverableOfMirror(std::string_view mirror_kind) {
+  for (const RecoverableKind& r : kRecoverable) {
+    if (r.kind->change == mirror_kind) return &r;
+  }
+  return nullptr;
+}
+
 class Recovery {
  public:
   Recovery(const RepositoryLocation& loc, const StorageConfig& config) : loc_(loc), config_(config) {
-    for (const char* kind : {"dlq_items", "job_states", "sessions", "workflow_checkpoints"}) {
-      kinds_[kind].report.kind = kind;
-    }
-    events_report_.kind = "events";
+    for (const RecoverableKind& r : kRecoverable) kinds_[&r].report.kind = r.kind->table->name;
+    events_report_.kind = internal::kEventKind.table->name;
   }
 
   void ReadDamaged(const fs::path& copy);
@@ -124,14 +184,14 @@ class Recovery {
   }
   void ReadDamagedEvents(const fs::path& copy);
   void ReadDamagedDocuments(const fs::path& copy);
-  void AddMirrorDocument(const internal::MirrorFile& f);
+  void AddMirrorDocument(const RecoverableKind& r, const internal::MirrorFile& f);
   int64_t InsertDocuments(engine::WriteTxn& txn);
 
   RepositoryLocation loc_;
   StorageConfig config_;
   RecoveryReport report_;
   RecoveryKindReport events_report_;
-  std::map<std::string, KeyedKind> kinds_;
+  std::map<const RecoverableKind*, KeyedKind> kinds_;  // in kRecoverable's order (reports list them so)
   std::map<std::string, std::vector<DbEvent>> db_events_;            // job -> seq order
   std::map<std::string, std::vector<std::string>> mirror_events_;   // job -> line order
   std::map<std::string, std::string> job_of_folder_;
@@ -141,7 +201,8 @@ class Recovery {
 
 void Recovery::ReadDamagedEvents(const fs::path& copy) {
   const SalvagedTable t =
-      internal::SalvageTable(copy, "events", {"seq", "job_id", "json", "source_id", "line_no"}, "seq", true);
+      internal::SalvageTable(copy, std::string(internal::kEventKind.table->name),
+                             {"seq", "job_id", "json", "source_id", "line_no"}, "seq", true);
   NoteSalvage(t);
   for (const auto& row : t.rows) {
     const std::string job = Col(t, row, "job_id").Text();
@@ -160,42 +221,25 @@ void Recovery::ReadDamagedEvents(const fs::path& copy) {
 }
 
 void Recovery::ReadDamagedDocuments(const fs::path& copy) {
-  struct Spec {
-    const char* table;
-    std::vector<std::string> columns;
-    const char* key;
-    const char* written;
-  };
-  const Spec specs[] = {
-      {"dlq_items", {"job_id", "item_id", "json", "reprocess_requested_at", "updated_at", "source_id"},
-       "job_id, item_id", "updated_at"},
-      {"job_states", {"job_id", "version", "json", "written_at", "source_id"}, "job_id, version", "written_at"},
-      {"sessions", {"session_id", "json", "updated_at", "source_id"}, "session_id", "updated_at"},
-      {"workflow_checkpoints", {"workflow_id", "json", "updated_at", "source_id"}, "workflow_id", "updated_at"},
-  };
-  for (const Spec& spec : specs) {
-    const SalvagedTable t = internal::SalvageTable(copy, spec.table, spec.columns, spec.key, false);
+  for (const RecoverableKind& r : kRecoverable) {
+    const std::string table(r.kind->table->name);
+    const SalvagedTable t = internal::SalvageTable(copy, table, r.columns, r.order, false);
     NoteSalvage(t);
-    KeyedKind& kind = kinds_[spec.table];
+    KeyedKind& kind = kinds_[&r];
     for (const auto& row : t.rows) {
       Doc doc;
       doc.from_db = true;
       doc.job_id = Col(t, row, "job_id").Text();
       doc.json = Col(t, row, "json").Text();
-      doc.updated_at = Col(t, row, spec.written).Text();
+      doc.updated_at = Col(t, row, r.written).Text();
       doc.written_ns = TimeNs(doc.updated_at);
       doc.source_id = Col(t, row, "source_id").Int();
       doc.reprocess_requested_at = OptText(Col(t, row, "reprocess_requested_at"));
       std::string key;
       try {
-        const std::string table = spec.table;
-        if (table == "dlq_items") key = doc.job_id + '\x1f' + internal::ExtractDlqItem(doc.job_id, doc.json).item_id;
-        else if (table == "job_states") {
-          key = doc.job_id + '\x1f' + std::to_string(internal::ExtractJobState(doc.job_id, doc.json).version);
-        } else if (table == "sessions") key = internal::ExtractSession(doc.json).session_id;
-        else key = internal::ExtractCheckpoint(doc.json).workflow_id;
+        key = r.identity(doc.job_id, doc.json);
       } catch (const Error& e) {
-        Reject(kind.report, fmt::format("damaged database, a row of {}", spec.table), e.message());
+        Reject(kind.report, fmt::format("damaged database, a row of {}", table), e.message());
         continue;
       }
       if (!doc.job_id.empty()) job_of_folder_[EncodeFileName(doc.job_id)] = doc.job_id;
@@ -209,23 +253,15 @@ void Recovery::ReadDamaged(const fs::path& copy) {
   ReadDamagedDocuments(copy);
 }
 
-void Recovery::AddMirrorDocument(const internal::MirrorFile& f) {
+void Recovery::AddMirrorDocument(const RecoverableKind& r, const internal::MirrorFile& f) {
   Doc doc;
   doc.job_id = f.job_id;
   doc.json = f.text;
   doc.written_ns = f.mtime_ns;
-  const char* table = f.kind == "dlq"     ? "dlq_items"
-                      : f.kind == "state" ? "job_states"
-                      : f.kind == "session" ? "sessions"
-                                            : "workflow_checkpoints";
-  KeyedKind& kind = kinds_[table];
+  KeyedKind& kind = kinds_[&r];
   std::string key;
   try {
-    if (f.kind == "dlq") key = f.job_id + '\x1f' + internal::ExtractDlqItem(f.job_id, f.text).item_id;
-    else if (f.kind == "state") {
-      key = f.job_id + '\x1f' + std::to_string(internal::ExtractJobState(f.job_id, f.text).version);
-    } else if (f.kind == "session") key = internal::ExtractSession(f.text).session_id;
-    else key = internal::ExtractCheckpoint(f.text).workflow_id;
+    key = r.identity(f.job_id, f.text);
   } catch (const Error& e) {
     Reject(kind.report, "mirror file " + f.path.string(), e.message());
     rejected_files_.push_back(f.rel_path);
@@ -236,8 +272,8 @@ void Recovery::AddMirrorDocument(const internal::MirrorFile& f) {
 
 void Recovery::ReadMirrors() {
   for (const internal::MirrorFile& f : internal::ReadMirrorFiles(loc_.dir, job_of_folder_, &report_.problems)) {
-    if (f.kind != "events") {
-      AddMirrorDocument(f);
+    if (const RecoverableKind* r = RecoverableOfMirror(f.kind)) {
+      AddMirrorDocument(*r, f);
       continue;
     }
     std::vector<std::string>& lines = mirror_events_[f.job_id];
@@ -302,25 +338,9 @@ std::vector<PlannedEvent> Recovery::PlanEvents() {
 
 int64_t Recovery::InsertDocuments(engine::WriteTxn& txn) {
   int64_t n = 0;
-  for (auto& [table, kind] : kinds_) {
+  for (auto& [r, kind] : kinds_) {
     for (auto& [key, doc] : kind.docs) {
-      const std::optional<int64_t> source = doc.from_db ? doc.source_id : std::nullopt;
-      if (table == "dlq_items") {
-        DlqItem d = internal::ExtractDlqItem(doc.job_id, doc.json);
-        d.reprocess_requested_at = doc.reprocess_requested_at;
-        d.updated_at = doc.updated_at;
-        internal::UpsertDlqItem(txn, d, source);
-      } else if (table == "job_states") {
-        internal::InsertJobState(txn, internal::ExtractJobState(doc.job_id, doc.json), INT_MAX, true, source);
-      } else if (table == "sessions") {
-        Session s = internal::ExtractSession(doc.json);
-        s.updated_at = doc.updated_at;
-        internal::UpsertSession(txn, s, source);
-      } else {
-        WorkflowCheckpoint c = internal::ExtractCheckpoint(doc.json);
-        c.updated_at = doc.updated_at;
-        internal::UpsertCheckpoint(txn, c, source);
-      }
+      r->insert(txn, doc, doc.from_db ? doc.source_id : std::nullopt);
       ++n;
     }
   }
@@ -387,7 +407,7 @@ void Recovery::Build(const fs::path& new_db, const fs::path& damaged_copy) {
         events_report_.from_mirrors, offset - static_cast<int64_t>(plan.size())));
   }
   report_.kinds.push_back(events_report_);
-  for (const auto& [table, kind] : kinds_) report_.kinds.push_back(kind.report);
+  for (const auto& [r, kind] : kinds_) report_.kinds.push_back(kind.report);
 }
 
 // True when the database opens and passes PRAGMA integrity_check.

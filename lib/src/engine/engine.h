@@ -124,6 +124,9 @@ class ReadTxn {
   // Events matching q with seq > q.after_seq in seq order, at most `limit`
   // (q.limit is ignored: the caller pages).
   virtual void QueryEvents(const EventQuery& q, int64_t limit, const RowFn& fn) = 0;
+  // The newest `limit` events matching q, newest first: reads only those
+  // rows (an index walked backwards), whatever the length of the log.
+  virtual void NewestEvents(const EventQuery& q, int64_t limit, const RowFn& fn) = 0;
   virtual int64_t CountEvents(const EventQuery& q) = 0;
   // The newest event seq of the repository (any job), 0 when it has none.
   virtual int64_t LastEventSeq() = 0;

@@ -246,10 +246,16 @@ class PostgresTxn : public engine::WriteTxn {
 
   // ---- events ----
   void QueryEvents(const EventQuery& query, int64_t limit, const RowFn& fn) override {
+    SelectEvents(query, "", limit, fn);
+  }
+  void NewestEvents(const EventQuery& query, int64_t limit, const RowFn& fn) override {
+    SelectEvents(query, " DESC", limit, fn);
+  }
+  void SelectEvents(const EventQuery& query, const char* direction, int64_t limit, const RowFn& fn) {
     Binds b(repo_id_);
     const std::string where = EventWhere(query, &b);
-    Each(Rows(fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq LIMIT {}", ColumnList(tables::kEvents), where,
-                          limit),
+    Each(Rows(fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq{} LIMIT {}", ColumnList(tables::kEvents),
+                          where, direction, limit),
               b),
          fn);
   }

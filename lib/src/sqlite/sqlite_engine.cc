@@ -249,10 +249,16 @@ class SqliteTxn : public engine::WriteTxn {
 
   // ---- events ----
   void QueryEvents(const EventQuery& query, int64_t limit, const engine::RowFn& fn) override {
+    SelectEvents(query, "", limit, fn);
+  }
+  void NewestEvents(const EventQuery& query, int64_t limit, const engine::RowFn& fn) override {
+    SelectEvents(query, " DESC", limit, fn);
+  }
+  void SelectEvents(const EventQuery& query, const char* direction, int64_t limit, const engine::RowFn& fn) {
     std::vector<std::variant<int64_t, std::string>> binds;
     static const std::string columns = Join(tables::kEvents, 0, tables::kEvents.columns.size(), ", ", false, 0);
-    const std::string sql = fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq LIMIT {}", columns,
-                                        EventWhere(query, &binds), limit);
+    const std::string sql = fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq{} LIMIT {}", columns,
+                                        EventWhere(query, &binds), direction, limit);
     SQLite::Statement& q = Prepare(sql);
     BindAll(q, binds);
     Each(q, fn);

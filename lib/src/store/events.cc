@@ -1,5 +1,7 @@
 // GlobalStorage: event logs.
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "prodigy/error.h"
@@ -113,6 +115,18 @@ EventCursor GlobalStorage::QueryEvents(const EventQuery& query) {
   state->last_seq = query.after_seq;
   state->remaining = query.limit;
   return EventCursor(std::move(state));
+}
+
+std::vector<Event> GlobalStorage::LastEvents(const EventQuery& query, int64_t n) {
+  if (query.job_id) internal::ValidateId("job id", *query.job_id);
+  if (n < 0) throw Error::InvalidArgument(fmt::format("cannot return the last {} events: the count is negative", n));
+  std::vector<Event> out;
+  if (n == 0) return out;
+  impl_->engine->Read([&](engine::ReadTxn& txn) {
+    txn.NewestEvents(query, n, internal::CollectInto(&out));
+  });
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 void GlobalStorage::ForEachEvent(const EventQuery& query, const std::function<bool(const Event&)>& fn) {
