@@ -72,7 +72,8 @@ class CliCase(unittest.TestCase):
         os.makedirs(self.repo)
         os.makedirs(self.home)
         self.env = dict(os.environ, HOME=self.home)
-        for var in ("PRODIGY_STORAGE_DIR", "PRODIGY_LOG", "PRODIGY_USE_LOCAL_STORAGE", "PRODIGY_STORAGE_URL"):
+        for var in ("PRODIGY_STORAGE_DIR", "PRODIGY_LOG", "PRODIGY_USE_LOCAL_STORAGE", "PRODIGY_STORAGE_URL",
+                    "PRODIGY_REDIS_URL"):
             self.env.pop(var, None)
         self.db = os.path.join(self.root, "my-repo", "prodigy.db")
         self.repo_dir = os.path.join(self.root, "my-repo")
@@ -101,7 +102,7 @@ class CliCase(unittest.TestCase):
                          f"{' '.join(args)}: exit {r.returncode}, want {code}\nstdout: {r.stdout}\nstderr: {r.stderr}")
         return r
 
-    GROUPS = ("events", "dlq", "state", "sessions", "checkpoints")
+    GROUPS = ("events", "dlq", "state", "sessions", "checkpoints", "leases")
 
     def command_name(self, words):
         """The command of these words: a group's subcommand, `backup ls`, or the first word."""
@@ -323,14 +324,14 @@ class BasicsTest(CliCase):
         for line in overview.split("Commands:\n")[1].split("\n\n")[0].splitlines():
             words = line.split()
             name = words[0]
-            if len(words) > 1 and words[0] in ("events", "dlq", "state", "sessions", "checkpoints"):
+            if len(words) > 1 and words[0] in ("events", "dlq", "state", "sessions", "checkpoints", "leases"):
                 name += " " + words[1]
             names.append(name)
         for expected in ["info", "path", "migrate", "import", "export", "events ls", "events show", "events tail",
                          "events stats", "events clean", "dlq ls", "dlq show", "dlq stats", "dlq analyze",
                          "dlq purge", "dlq export", "dlq retry", "dlq rm", "state ls", "state show",
                          "state history", "sessions ls", "sessions show", "checkpoints ls", "checkpoints show",
-                         "check"]:
+                         "check", "leases ls", "leases release"]:
             self.assertIn(expected, names)
         for name in names:
             r = self.cli(*name.split(), "--help", globals_=False)
@@ -1048,6 +1049,53 @@ class ServerMigrateTest(LegacyCase):
         shutil.rmtree(self.repo_dir)
         self.cli("sync", "--from", url)
         self.assertEqual(exported("after"), before, "SQLite -> PostgreSQL -> SQLite gives the same export")
+
+
+class LeasesTest(CliCase):
+    def setUp(self):
+        super().setUp()
+        self.populate()
+
+    def hold(self, key, holder, token, seconds):
+        """A lease as the library grants it through the SQLite database."""
+        now = time.time_ns()
+        with sqlite3.connect(self.db) as db:
+            db.execute("INSERT INTO leases VALUES (?, ?, ?, ?, ?)", (key, holder, token, now, now + seconds * 10**9))
+            db.execute("INSERT OR REPLACE INTO lease_fences VALUES (?, ?, '2026-01-01T00:00:00Z')", (key, token))
+
+    def test_none_held(self):
+        self.assertEqual(self.js("leases", "ls"), {"backend": "database", "leases": []})
+        self.assertIn("no leases are held (through the database)", self.cli("leases", "ls").stderr)
+        self.assertEqual(self.js("leases", "release", OLD_JOB, "--force"),
+                         {"key": OLD_JOB, "released": False, "lease": None})
+
+    @sqlite_only
+    def test_ls(self):
+        self.hold(OLD_JOB, "host-a:4711", 7, 60)
+        self.hold("expired-job", "host-b:1", 3, -5)
+        leases = self.js("leases", "ls")["leases"]
+        self.assertEqual([(l["key"], l["holder"], l["token"]) for l in leases], [(OLD_JOB, "host-a:4711", 7)])
+        out = self.cli("leases", "ls").stdout
+        self.assertRegex(out, r"KEY +HOLDER +TOKEN +EXPIRES_AT +LEFT")
+        self.assertRegex(out, OLD_JOB + r" +host-a:4711 +7 +\S+Z +[0-9.]+ s")
+
+    @sqlite_only
+    def test_release_needs_force(self):
+        self.hold(OLD_JOB, "host-a:4711", 7, 60)
+        r = self.cli("leases", "release", OLD_JOB, code=2)
+        self.assertIn("needs --force", r.stderr)
+        self.assertEqual(len(self.js("leases", "ls")["leases"]), 1)
+        r = self.cli("leases", "release", OLD_JOB, "--force")
+        self.assertIn(f"ended the lease {OLD_JOB} of host-a:4711 (token 7)", r.stderr)
+        self.assertEqual(self.js("leases", "ls")["leases"], [])
+        released = self.js("leases", "release", OLD_JOB, "--force")
+        self.assertEqual(released, {"key": OLD_JOB, "released": False, "lease": None})
+
+    def test_unreachable_or_unbuilt_redis(self):
+        env = dict(self.env, PRODIGY_REDIS_URL="unix:///nonexistent/redis.sock")
+        r = self.cli("leases", "ls", code=1, env=env)
+        self.assertTrue("-Dredis=enabled" in r.stderr or "Redis at unix:///nonexistent/redis.sock" in r.stderr,
+                        r.stderr)
 
 
 @sqlite_only

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Checks the ELF NEEDED list of the built library: an engine's client library
-is linked exactly when its build option is enabled, so the default build pays
-nothing for the engines it does not contain.
+"""Checks the ELF NEEDED list of the built library: a backend's client library
+(libpq, hiredis) is linked exactly when its build option is enabled, so the
+default build pays nothing for the backends it does not contain.
 
 usage: linked_libraries.py LIBRARY NAME=true|false ...   (NAME: soname prefix, e.g. libpq)
 """

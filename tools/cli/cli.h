@@ -133,6 +133,7 @@ std::vector<Command> CheckCommands();
 std::vector<Command> BackupCommands();    // backup, backup ls, restore
 std::vector<Command> DocCommands();       // completion, man (docgen.cc)
 std::vector<Command> SyncCommands();      // sync --to / --from a PostgreSQL server
+std::vector<Command> LeaseCommands();     // leases ls, leases release
 
 // Every command, in the order `prodigy-store --help` lists them.
 std::vector<Command> AllCommands();

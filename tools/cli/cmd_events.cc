@@ -123,9 +123,14 @@ int RunTail(Context& ctx) {
   printer.Flush();
   if (!follow) return kExitOk;
 
-  // New events from any process: poll with the seq cursor.
+  // New events from any process: woken by a Redis notification when
+  // redis_url is configured, else by the engine's own wait (polling on
+  // SQLite, LISTEN/NOTIFY on PostgreSQL).
+  EventWaiter waiter(store, std::chrono::milliseconds(200));
+  int64_t repo_seq = std::max(last_seq, waiter.LastSeq());
   for (;;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!waiter.Wait(repo_seq, std::chrono::seconds(60))) continue;
+    repo_seq = waiter.LastSeq();
     q.after_seq = last_seq;
     EventCursor cursor = store.QueryEvents(q);
     Event e;

@@ -24,7 +24,7 @@ std::string FirstWord(const std::string& name) { return name.substr(0, name.find
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto set : {InfoCommands, MigrateCommands, ExportCommands, EventsCommands, DlqCommands,
-                   DocumentCommands, CheckCommands, BackupCommands, SyncCommands, DocCommands}) {
+                   DocumentCommands, CheckCommands, LeaseCommands, BackupCommands, SyncCommands, DocCommands}) {
     for (Command& c : set()) all.push_back(std::move(c));
   }
   return all;

@@ -3,9 +3,9 @@
 # adds its Meson option, its suites and its Debian packages to the lists
 # below (and, when its server is not a Debian package, an ensure_ function).
 
-ALL_FEATURE_OPTIONS=(-Ds3=enabled -Dpostgres=enabled)
-ALL_FEATURE_SUITES=(build s3 backup postgres)
-ALL_FEATURE_PACKAGES=(libcurl4-openssl-dev libpq-dev postgresql)
+ALL_FEATURE_OPTIONS=(-Ds3=enabled -Dpostgres=enabled -Dredis=enabled)
+ALL_FEATURE_SUITES=(build s3 backup postgres coordination redis)
+ALL_FEATURE_PACKAGES=(libcurl4-openssl-dev libpq-dev postgresql libhiredis-dev redis-server)
 
 # s3rver (npm), a local S3 server for the s3 suite, in a cache outside the tree.
 S3RVER_VERSION=3.7.1

@@ -21,7 +21,7 @@ import os
 from ._install import LIBDIR as _LIBDIR
 
 __all__ = ["open", "Store", "Event", "Error", "InvalidArgument", "NotFound", "ConfigError", "IoError",
-           "Corruption", "TooNew", "Busy", "VerificationFailed", "InternalError", "version"]
+           "Corruption", "TooNew", "Busy", "VerificationFailed", "InternalError", "Fenced", "version"]
 
 
 class Error(Exception):
@@ -66,9 +66,13 @@ class InternalError(Error):
     code = "internal"
 
 
+class Fenced(Error):
+    code = "fenced"
+
+
 # prodigy_status numbers (prodigy/c_api.h) -> exception classes.
 _ERRORS = {1: InvalidArgument, 2: NotFound, 3: ConfigError, 4: IoError, 5: Corruption, 6: TooNew, 7: Busy,
-           8: VerificationFailed, 9: InternalError, 10: MemoryError}
+           8: VerificationFailed, 9: InternalError, 10: MemoryError, 11: Fenced}
 
 
 def _load():

@@ -48,7 +48,8 @@ typedef enum prodigy_status {
   PRODIGY_ERR_BUSY = 7,                /* another process held the database too long */
   PRODIGY_ERR_VERIFICATION_FAILED = 8,
   PRODIGY_ERR_INTERNAL = 9,            /* a bug: please report the message */
-  PRODIGY_ERR_NO_MEMORY = 10
+  PRODIGY_ERR_NO_MEMORY = 10,
+  PRODIGY_ERR_FENCED = 11              /* a write under a lease that was lost */
 } prodigy_status;
 
 typedef struct prodigy_store prodigy_store;

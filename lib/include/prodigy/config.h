@@ -70,6 +70,10 @@ struct StorageConfig {
   // kNotFound error instead of creating it (the CLI's commands that only look
   // or change existing data; for SQLite the CLI checks the file itself).
   bool create_repository = true;
+  // Redis server for leases and event notifications (docs/coordination.md):
+  // PRODIGY_REDIS_URL > `redis_url` in config.toml; empty: none. Forms:
+  // redis://[:password@]host[:port][/db], unix:///path/to/redis.sock[?db=N].
+  std::string redis_url;
   // Notices for the user (e.g. that PRODIGY_USE_LOCAL_STORAGE is ignored).
   std::vector<std::string> notices;
 };
@@ -86,6 +90,7 @@ struct ResolveOptions {
   // --storage-url; wins over PRODIGY_STORAGE_URL and the config files.
   std::optional<std::string> storage_url_flag;
   std::optional<std::string> storage_url_env;       // used when !use_process_env
+  std::optional<std::string> redis_url_env;         // used when !use_process_env
 };
 
 // Resolves the configuration. Does not create anything on disk.

@@ -23,6 +23,7 @@ enum class ErrorCode {
   kBusy,                // another process held the database past every retry
   kVerificationFailed,  // an import or a rebuild did not reproduce the original bytes
   kInternal,            // a bug: please report it with the message
+  kFenced,              // a write or extension under a lease that was lost (a newer grant exists)
 };
 
 // Stable lower-case name of a code, e.g. "not_found", for programs that
@@ -45,6 +46,7 @@ class Error : public std::exception {
     return {ErrorCode::kVerificationFailed, std::move(message)};
   }
   static Error Internal(std::string message) { return {ErrorCode::kInternal, std::move(message)}; }
+  static Error Fenced(std::string message) { return {ErrorCode::kFenced, std::move(message)}; }
 
   ErrorCode code() const noexcept { return code_; }
   const std::string& message() const noexcept { return message_; }

@@ -3,6 +3,7 @@
 #define PRODIGY_PRODIGY_H_
 
 #include "prodigy/config.h"
+#include "prodigy/coordination.h"
 #include "prodigy/error.h"
 #include "prodigy/log.h"
 #include "prodigy/migrate.h"

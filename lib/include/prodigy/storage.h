@@ -106,6 +106,10 @@ class GlobalStorage {
   // REQUIRES: state_json is an object with "job_id" == job_id and an integer
   // "checkpoint_version". Returns the version stored.
   int64_t WriteState(std::string_view job_id, std::string_view state_json);
+  // The same, made under a lease on the job (coordination.h): refused with
+  // kFenced, writing nothing, when `fencing_token` is older than the newest
+  // token the store has seen for the job (a newer holder exists).
+  int64_t WriteState(std::string_view job_id, std::string_view state_json, int64_t fencing_token);
   // The newest version, or nullopt when the job has no state.
   std::optional<JobState> ReadState(std::string_view job_id);
   std::optional<JobState> ReadStateVersion(std::string_view job_id, int64_t version);

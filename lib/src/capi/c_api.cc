@@ -52,6 +52,7 @@ prodigy_status StatusOf(ErrorCode code) {
     case ErrorCode::kBusy: return PRODIGY_ERR_BUSY;
     case ErrorCode::kVerificationFailed: return PRODIGY_ERR_VERIFICATION_FAILED;
     case ErrorCode::kInternal: return PRODIGY_ERR_INTERNAL;
+    case ErrorCode::kFenced: return PRODIGY_ERR_FENCED;
   }
   return PRODIGY_ERR_INTERNAL;
 }
@@ -160,6 +161,7 @@ const char* prodigy_status_name(prodigy_status status) {
     case PRODIGY_ERR_BUSY: return "busy";
     case PRODIGY_ERR_VERIFICATION_FAILED: return "verification_failed";
     case PRODIGY_ERR_INTERNAL: return "internal";
+    case PRODIGY_ERR_FENCED: return "fenced";
   }
   return "unknown";
 }

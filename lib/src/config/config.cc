@@ -107,11 +107,13 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       config->repository_key = v;
     } else if (key == "notify") {
       config->notify = want_bool();
+    } else if (key == "redis_url") {
+      config->redis_url = want_string();
     } else {
       BadKey(file, key,
              "is not a known setting (known: storage_dir, mirrors, synchronous, busy_timeout_ms, "
              "state_versions_kept, migration, allow_network_filesystem, storage_url, repository_key, "
-             "notify); see docs/configuration.md");
+             "notify, redis_url); see docs/configuration.md");
     }
   }
 }
@@ -139,6 +141,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kBusy: return "busy";
     case ErrorCode::kVerificationFailed: return "verification_failed";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kFenced: return "fenced";
   }
   return "internal";
 }
@@ -207,6 +210,8 @@ StorageConfig ResolveConfig(const ResolveOptions& options) {
     config.storage_url = *env_url;
     config.storage_url_source = StorageDirSource::kEnv;
   }
+  const auto redis_env = options.use_process_env ? Env("PRODIGY_REDIS_URL") : options.redis_url_env;
+  if (redis_env && !redis_env->empty()) config.redis_url = *redis_env;
   try {
     EngineOf(config);
   } catch (const Error& e) {

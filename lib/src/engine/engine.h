@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "engine/schema.h"
+#include "prodigy/coordination.h"
 #include "prodigy/records.h"
 
 namespace prodigy::engine {
@@ -88,6 +89,12 @@ struct EventJobStats {
   int64_t failed = 0;     // job_failed events
 };
 
+// The outcome of AcquireLease.
+struct LeaseGrant {
+  bool granted = false;
+  Lease lease;  // the new lease when granted, else the live holder's
+};
+
 // Rows removed by a bulk delete, and the groups (jobs) they belonged to, so
 // the caller can log the mirror changes in the same transaction.
 struct Removed {
@@ -121,6 +128,8 @@ class ReadTxn {
   // rows (an index walked backwards), whatever the length of the log.
   virtual void NewestEvents(const EventQuery& q, int64_t limit, const RowFn& fn) = 0;
   virtual int64_t CountEvents(const EventQuery& q) = 0;
+  // The newest event seq of the repository (any job), 0 when it has none.
+  virtual int64_t LastEventSeq() = 0;
   // Most frequent first, then by key; NULL keys count as "".
   virtual std::vector<GroupCount> GroupEvents(const EventQuery& q, EventGroupBy by) = 0;
   // Every log, the most recently appended to first.
@@ -151,6 +160,15 @@ class ReadTxn {
   virtual std::optional<std::string> RecordedRepository() = 0;
   virtual std::optional<std::string> Meta(std::string_view key) = 0;
   virtual TableCounts Counts() = 0;
+
+  // -- Leases and fencing tokens (docs/coordination.md) --
+  // Times are wall-clock ns (NowNs()); a lease whose expires_at_ns <= now_ns
+  // is free. The newest fencing token recorded for `key`, 0 when none.
+  virtual int64_t Fence(std::string_view key) = 0;
+  // The live holder of `key`, if any.
+  virtual std::optional<Lease> CurrentLease(std::string_view key, int64_t now_ns) = 0;
+  // Live leases by key.
+  virtual std::vector<Lease> ListLeases(int64_t now_ns) = 0;
 
   // -- Mirror change log --
   // min and max seq of the log; nullopt when empty.
@@ -207,6 +225,22 @@ class WriteTxn : public ReadTxn {
   // -- Job state --
   // Deletes all but the newest `keep` versions of the job.
   virtual void PruneStates(std::string_view job_id, int64_t keep) = 0;
+
+  // -- Leases and fencing tokens --
+  // Records `token` as the newest seen for `key` when it is newer; returns the
+  // newest recorded before (0 when none). Never lowers it.
+  virtual int64_t RaiseFence(std::string_view key, int64_t token) = 0;
+  // Grants `key` to `holder` until expires_at_ns when it is free at now_ns,
+  // with the token after the key's fence, and raises the fence to it.
+  virtual LeaseGrant AcquireLease(std::string_view key, std::string_view holder, int64_t now_ns,
+                                  int64_t expires_at_ns) = 0;
+  // Moves the end of the live lease (key, token); false when it expired or
+  // another token holds the key.
+  virtual bool ExtendLease(std::string_view key, int64_t token, int64_t now_ns, int64_t expires_at_ns) = 0;
+  // Ends the live lease (key, token); false when it was not held.
+  virtual bool ReleaseLease(std::string_view key, int64_t token, int64_t now_ns) = 0;
+  // Ends whatever lease holds `key`; returns it when it was live.
+  virtual std::optional<Lease> ForceReleaseLease(std::string_view key, int64_t now_ns) = 0;
 
   // -- The repository --
   // Records the repository unless one is recorded; returns the recorded path.

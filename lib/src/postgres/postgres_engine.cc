@@ -259,6 +259,9 @@ class PostgresTxn : public engine::WriteTxn {
               b),
          fn);
   }
+  int64_t LastEventSeq() override {
+    return Scalar("SELECT coalesce(max(seq), 0) FROM events WHERE repo_id = $1", Binds(repo_id_));
+  }
   int64_t CountEvents(const EventQuery& query) override {
     Binds b(repo_id_);
     const std::string where = EventWhere(query, &b);
@@ -471,6 +474,88 @@ class PostgresTxn : public engine::WriteTxn {
          "ON CONFLICT (repo_id, key) DO UPDATE SET value = EXCLUDED.value",
          b);
   }
+  // ---- leases and fencing tokens (migrations/postgres/0002_leases.sql) ----
+  // Writers of one repository serialize on its counter row (Engine::Write),
+  // so a read-then-write inside a write transaction is atomic.
+  int64_t Fence(std::string_view key) override {
+    Binds b(repo_id_);
+    b.Add(key);
+    return Rows("SELECT token FROM lease_fences WHERE repo_id = $1 AND key = $2", b).OptInt(0, 0).value_or(0);
+  }
+  std::optional<Lease> CurrentLease(std::string_view key, int64_t now_ns) override {
+    Binds b(repo_id_);
+    b.Add(key);
+    b.Add(now_ns);
+    std::vector<Lease> found = LeasesOf(Rows("SELECT key, holder, token, expires_at_ns FROM leases "
+                                           "WHERE repo_id = $1 AND key = $2 AND expires_at_ns > $3",
+                                           b));
+    if (found.empty()) return std::nullopt;
+    return found[0];
+  }
+  std::vector<Lease> ListLeases(int64_t now_ns) override {
+    Binds b(repo_id_);
+    b.Add(now_ns);
+    return LeasesOf(Rows("SELECT key, holder, token, expires_at_ns FROM leases "
+                       "WHERE repo_id = $1 AND expires_at_ns > $2 ORDER BY key",
+                       b));
+  }
+  int64_t RaiseFence(std::string_view key, int64_t token) override {
+    const int64_t before = Fence(key);
+    if (token > before) {
+      Binds b(repo_id_);
+      b.Add(key);
+      b.Add(token);
+      b.Add(std::string_view(FormatTimestamp(NowNs())));
+      Rows("INSERT INTO lease_fences (repo_id, key, token, updated_at) VALUES ($1, $2, $3, $4) "
+           "ON CONFLICT (repo_id, key) DO UPDATE SET token = EXCLUDED.token, updated_at = EXCLUDED.updated_at",
+           b);
+    }
+    return before;
+  }
+  engine::LeaseGrant AcquireLease(std::string_view key, std::string_view holder, int64_t now_ns,
+                                  int64_t expires_at_ns) override {
+    if (std::optional<Lease> current = CurrentLease(key, now_ns)) return {false, *current};
+    const int64_t token = Fence(key) + 1;
+    RaiseFence(key, token);
+    Binds b(repo_id_);
+    b.Add(key);
+    b.Add(holder);
+    b.Add(token);
+    b.Add(now_ns);
+    b.Add(expires_at_ns);
+    Rows("INSERT INTO leases (repo_id, key, holder, token, acquired_at_ns, expires_at_ns) "
+         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo_id, key) DO UPDATE SET holder = EXCLUDED.holder, "
+         "token = EXCLUDED.token, acquired_at_ns = EXCLUDED.acquired_at_ns, expires_at_ns = EXCLUDED.expires_at_ns",
+         b);
+    return {true, Lease{std::string(key), std::string(holder), token, expires_at_ns}};
+  }
+  bool ExtendLease(std::string_view key, int64_t token, int64_t now_ns, int64_t expires_at_ns) override {
+    Binds b(repo_id_);
+    b.Add(key);
+    b.Add(token);
+    b.Add(now_ns);
+    b.Add(expires_at_ns);
+    return Rows("UPDATE leases SET expires_at_ns = $5 "
+                "WHERE repo_id = $1 AND key = $2 AND token = $3 AND expires_at_ns > $4",
+                b)
+               .Affected() == 1;
+  }
+  bool ReleaseLease(std::string_view key, int64_t token, int64_t now_ns) override {
+    Binds b(repo_id_);
+    b.Add(key);
+    b.Add(token);
+    b.Add(now_ns);
+    return Rows("DELETE FROM leases WHERE repo_id = $1 AND key = $2 AND token = $3 AND expires_at_ns > $4", b)
+               .Affected() == 1;
+  }
+  std::optional<Lease> ForceReleaseLease(std::string_view key, int64_t now_ns) override {
+    std::optional<Lease> live = CurrentLease(key, now_ns);
+    Binds b(repo_id_);
+    b.Add(key);
+    Rows("DELETE FROM leases WHERE repo_id = $1 AND key = $2", b);
+    return live;  // an expired row is deleted too, but the key was free
+  }
+
   TableCounts Counts() override {
     Result res = Rows(
         "SELECT (SELECT count(*) FROM events WHERE repo_id = $1), (SELECT count(*) FROM dlq_items WHERE repo_id = $1), "
@@ -614,6 +699,13 @@ class PostgresTxn : public engine::WriteTxn {
   const TableSql& Sql(const TableSpec& t);
   const std::string& EventInsertSql();
   Result Rows(const std::string& sql, const Binds& b);
+  static std::vector<Lease> LeasesOf(const Result& res) {
+    std::vector<Lease> out;
+    for (int r = 0; r < res.rows(); ++r) {
+      out.push_back(Lease{std::string(res.Text(r, 0)), std::string(res.Text(r, 1)), res.Int(r, 2), res.Int(r, 3)});
+    }
+    return out;
+  }
   int64_t Scalar(const std::string& sql, const Binds& b) { return Rows(sql, b).Int(0, 0); }
   void AddKey(Binds* b, const TableSpec& t, std::span<const Value> key) {
     for (size_t i = 0; i < key.size(); ++i) b->Add(key[i], t.columns[i]);

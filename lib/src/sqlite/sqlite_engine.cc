@@ -16,6 +16,7 @@
 #include "engine/tables.h"
 #include "prodigy/storage.h"
 #include "sqlite/connection.h"
+#include "sqlite/coordination.h"
 
 namespace prodigy::internal {
 namespace {
@@ -262,6 +263,7 @@ class SqliteTxn : public engine::WriteTxn {
     BindAll(q, binds);
     Each(q, fn);
   }
+  int64_t LastEventSeq() override { return Scalar("SELECT coalesce(max(seq), 0) FROM events"); }
   int64_t CountEvents(const EventQuery& query) override {
     std::vector<std::variant<int64_t, std::string>> binds;
     SQLite::Statement& q = Prepare(fmt::format("SELECT count(*) FROM events WHERE {}", EventWhere(query, &binds)));
@@ -513,6 +515,27 @@ class SqliteTxn : public engine::WriteTxn {
     c.unparsed_lines = Scalar("SELECT count(*) FROM unparsed_lines");
     c.import_sources = Count(tables::kImportSources);
     return c;
+  }
+
+  // ---- leases and fencing tokens (sqlite/coordination.cc) ----
+  int64_t Fence(std::string_view key) override { return SqliteFence(conn_, key); }
+  std::optional<Lease> CurrentLease(std::string_view key, int64_t now_ns) override {
+    return SqliteCurrentLease(conn_, key, now_ns);
+  }
+  std::vector<Lease> ListLeases(int64_t now_ns) override { return SqliteListLeases(conn_, now_ns); }
+  int64_t RaiseFence(std::string_view key, int64_t token) override { return SqliteRaiseFence(conn_, key, token); }
+  engine::LeaseGrant AcquireLease(std::string_view key, std::string_view holder, int64_t now_ns,
+                                  int64_t expires_at_ns) override {
+    return SqliteAcquireLease(conn_, key, holder, now_ns, expires_at_ns);
+  }
+  bool ExtendLease(std::string_view key, int64_t token, int64_t now_ns, int64_t expires_at_ns) override {
+    return SqliteExtendLease(conn_, key, token, now_ns, expires_at_ns);
+  }
+  bool ReleaseLease(std::string_view key, int64_t token, int64_t now_ns) override {
+    return SqliteReleaseLease(conn_, key, token, now_ns);
+  }
+  std::optional<Lease> ForceReleaseLease(std::string_view key, int64_t now_ns) override {
+    return SqliteForceReleaseLease(conn_, key, now_ns);
   }
 
   // ---- mirror change log ----

@@ -64,6 +64,7 @@ int64_t GlobalStorage::AppendEvent(std::string_view job_id, std::string_view eve
     seq = internal::InsertEvent(txn, e);
     txn.LogChange(internal::kChangeEvents, job_id);
   });
+  impl_->EventsCommitted(seq);
   Log().debug("append_event job={} seq={} type={}", job_id, seq, e.event_type);
   return seq;
 }
@@ -87,6 +88,7 @@ int64_t GlobalStorage::AppendEvents(std::string_view job_id, std::span<const std
     for (const Event& e : events) seq = internal::InsertEvent(txn, e);
     txn.LogChange(internal::kChangeEvents, job_id);
   });
+  impl_->EventsCommitted(seq);
   Log().debug("append_events job={} count={} last_seq={}", job_id, events.size(), seq);
   return seq;
 }

@@ -152,6 +152,7 @@ GlobalStorage OpenServerStore(const fs::path& repo_path, const StorageConfig& co
   StorageConfig on_demand = config;
   on_demand.mirrors = true;
   impl->mirror = std::make_unique<Mirror>(*impl->engine, impl->location, on_demand);
+  impl->notifier = OpenEventNotifier(impl->config, impl->location);
   Log().debug("opened {} for {}", impl->engine->where(), loc.canonical_path.string());
   return StorageAccess::Make(std::move(impl));
 }
@@ -185,6 +186,7 @@ GlobalStorage OpenStore(const fs::path& repo_path, const StorageConfig& config) 
     impl->location = loc;
     impl->engine = std::move(engine);
     impl->mirror = std::make_unique<Mirror>(*impl->engine, impl->location, impl->config);
+    impl->notifier = OpenEventNotifier(impl->config, impl->location);
     Log().debug("opened {} for {}", loc.db_path.string(), loc.canonical_path.string());
     GlobalStorage storage = StorageAccess::Make(std::move(impl));
     // Heal mirrors left behind by a crash between commit and mirror write.

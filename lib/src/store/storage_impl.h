@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 
+#include "coord/coord.h"
 #include "engine/engine.h"
 #include "mirror/mirror.h"
 #include "prodigy/storage.h"
@@ -20,11 +21,17 @@ struct GlobalStorage::Impl {
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<internal::Mirror> mirror;
   std::atomic<int> writes_since_collapse{0};
+  // Redis notification of committed events; null without redis_url.
+  std::unique_ptr<internal::EventNotifier> notifier;
 
   // One write transaction, then the mirror files.
   void Write(const std::function<void(engine::WriteTxn&)>& fn) {
     engine->Write(fn);
     AfterCommit();
+  }
+  // After a commit that appended events up to last_seq.
+  void EventsCommitted(int64_t last_seq) {
+    if (notifier) notifier->Committed(last_seq);
   }
   void AfterCommit() {
     if (config.mirrors) {
