@@ -15,7 +15,7 @@ namespace prodigy::cli {
 namespace {
 
 [[noreturn]] void IoError(const std::filesystem::path& path, std::string_view what, int err) {
-  throw Error(ErrorCode::kIo, fmt::format("archive {}: {}: {}; nothing was deleted", path.string(), what,
+  throw Error::Io(fmt::format("archive {}: {}: {}; nothing was deleted", path.string(), what,
                                           std::strerror(err)));
 }
 
@@ -23,7 +23,7 @@ namespace {
 
 GzipArchive::GzipArchive(std::filesystem::path path) : path_(std::move(path)) {
   if (::access(path_.c_str(), F_OK) == 0) {
-    throw Error(ErrorCode::kIo, fmt::format("archive {} already exists; choose a new file name (nothing "
+    throw Error::Io(fmt::format("archive {} already exists; choose a new file name (nothing "
                                             "was deleted)",
                                             path_.string()));
   }
@@ -52,7 +52,7 @@ void GzipArchive::WriteLine(std::string_view line) {
       gzputc(gz, '\n') < 0) {
     int zerr = 0;
     const char* msg = gzerror(gz, &zerr);
-    throw Error(ErrorCode::kIo, fmt::format("archive {}: write failed: {}; nothing was deleted",
+    throw Error::Io(fmt::format("archive {}: write failed: {}; nothing was deleted",
                                             tmp_path_.string(), zerr == Z_ERRNO ? std::strerror(errno) : msg));
   }
   ++lines_;

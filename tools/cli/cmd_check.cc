@@ -77,7 +77,7 @@ int RunCheck(Context& ctx) {
                      "with the server's own tools and backups (docs/postgres.md)");
   }
   if (!loc.exists && !on_server) {
-    throw Error(ErrorCode::kNotFound, fmt::format("repository {} has no database to check ({} does not exist)",
+    throw Error::NotFound(fmt::format("repository {} has no database to check ({} does not exist)",
                                                   loc.canonical_path.string(), loc.db_path.string()));
   }
   StorageConfig config = ctx.Config();

@@ -19,7 +19,7 @@ void RequireDlqJob(GlobalStorage& store, const std::string& job) {
   f.job_id = job;
   f.limit = 1;
   if (store.ListDlqItems(f).empty()) {
-    throw Error(ErrorCode::kNotFound, fmt::format("job {} has no DLQ items; list the jobs that have some "
+    throw Error::NotFound(fmt::format("job {} has no DLQ items; list the jobs that have some "
                                                   "with 'prodigy-store dlq ls'",
                                                   job));
   }
@@ -71,7 +71,7 @@ int RunShow(Context& ctx) {
   const std::string& item = ctx.positional()[1];
   auto d = ctx.Store().GetDlqItem(job, item);
   if (!d) {
-    throw Error(ErrorCode::kNotFound, fmt::format("DLQ item {} of job {} does not exist; list the job's items "
+    throw Error::NotFound(fmt::format("DLQ item {} of job {} does not exist; list the job's items "
                                                   "with 'prodigy-store dlq ls --job {}'",
                                                   item, job, job));
   }
@@ -283,7 +283,7 @@ int RunRm(Context& ctx) {
   const std::string& job = ctx.positional()[0];
   const std::string& item = ctx.positional()[1];
   if (!ctx.Store().RemoveDlqItem(job, item)) {
-    throw Error(ErrorCode::kNotFound, fmt::format("DLQ item {} of job {} does not exist; nothing was removed",
+    throw Error::NotFound(fmt::format("DLQ item {} of job {} does not exist; nothing was removed",
                                                   item, job));
   }
   if (ctx.json()) PrintJson(Json{{"job_id", job}, {"item_id", item}, {"removed", true}});

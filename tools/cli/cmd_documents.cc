@@ -39,7 +39,7 @@ void PrintStates(const Context& ctx, const std::vector<JobState>& states, const 
 }
 
 [[noreturn]] void NoState(const std::string& job) {
-  throw Error(ErrorCode::kNotFound, fmt::format("job {} has no stored state; list the jobs with "
+  throw Error::NotFound(fmt::format("job {} has no stored state; list the jobs with "
                                                 "'prodigy-store state ls'",
                                                 job));
 }
@@ -65,7 +65,7 @@ int RunStateShow(Context& ctx) {
       if (!store.ReadState(job)) NoState(job);
       std::string kept;
       for (const JobState& s : store.StateHistory(job)) kept += (kept.empty() ? "" : ", ") + std::to_string(s.version);
-      throw Error(ErrorCode::kNotFound, fmt::format("job {} has no kept version {}; kept versions: {}", job,
+      throw Error::NotFound(fmt::format("job {} has no kept version {}; kept versions: {}", job,
                                                     *version, kept));
     }
   } else {
@@ -115,8 +115,7 @@ int RunSessionsShow(Context& ctx) {
   const std::string& id = ctx.positional()[0];
   auto s = ctx.Store().LoadSession(id);
   if (!s) {
-    throw Error(ErrorCode::kNotFound,
-                fmt::format("session {} does not exist; list sessions with 'prodigy-store sessions ls'", id));
+    throw Error::NotFound(fmt::format("session {} does not exist; list sessions with 'prodigy-store sessions ls'", id));
   }
   PrintDocument(s->json);
   return kExitOk;
@@ -154,7 +153,7 @@ int RunCheckpointsShow(Context& ctx) {
   const std::string& id = ctx.positional()[0];
   auto c = ctx.Store().LoadCheckpoint(id);
   if (!c) {
-    throw Error(ErrorCode::kNotFound, fmt::format("workflow checkpoint {} does not exist; list them with "
+    throw Error::NotFound(fmt::format("workflow checkpoint {} does not exist; list them with "
                                                   "'prodigy-store checkpoints ls'",
                                                   id));
   }

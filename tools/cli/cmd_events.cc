@@ -55,7 +55,7 @@ void RequireEventJob(GlobalStorage& store, const std::string& job) {
   q.limit = 1;
   Event e;
   if (!store.QueryEvents(q).Next(&e)) {
-    throw Error(ErrorCode::kNotFound, fmt::format("job {} has no events in {}; list the jobs with "
+    throw Error::NotFound(fmt::format("job {} has no events in {}; list the jobs with "
                                                   "'prodigy-store events ls'",
                                                   job, store.Where()));
   }

@@ -139,8 +139,7 @@ int RunClean(Context& ctx) {
       EventQuery q;
       q.job_id = job;
       if (store.CountEvents(q) == 0) {
-        throw Error(ErrorCode::kNotFound,
-                    fmt::format("job {} has no events; list the jobs with 'prodigy-store events ls'", job));
+        throw Error::NotFound(fmt::format("job {} has no events; list the jobs with 'prodigy-store events ls'", job));
       }
     }
   }

@@ -123,7 +123,7 @@ int RunExport(Context& ctx) {
   } else {
     std::error_code ec;
     fs::create_directories(target, ec);
-    if (ec) throw Error(ErrorCode::kIo, fmt::format("cannot create folder {}: {}", target, ec.message()));
+    if (ec) throw Error::Io(fmt::format("cannot create folder {}: {}", target, ec.message()));
     for (const std::string& k : kinds) plan.emplace_back(k, fs::path(target) / (k + "." + FormatExtension(format)));
   }
   for (const auto& [k, path] : plan) {

@@ -130,7 +130,7 @@ int RunImport(Context& ctx) {
   for (const std::string& p : ctx.positional()) {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(p, ec))) {
-      throw Error(ErrorCode::kNotFound, fmt::format("{} does not exist; nothing was imported", p));
+      throw Error::NotFound(fmt::format("{} does not exist; nothing was imported", p));
     }
     paths.push_back(fs::absolute(p));
   }
@@ -171,8 +171,7 @@ int RunExportLegacy(Context& ctx, const fs::path& dir) {
   }
   if (!ctx.json() && files.empty()) ctx.Note("no imported legacy files to rebuild");
   if (mismatched > 0) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("{} of {} rebuilt files differ from their originals (their rows changed since the "
+    throw Error::VerificationFailed(fmt::format("{} of {} rebuilt files differ from their originals (their rows changed since the "
                             "import); the others are byte-exact",
                             mismatched, files.size()));
   }

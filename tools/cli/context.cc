@@ -105,8 +105,7 @@ GlobalStorage& Context::Store() {
     }
     const RepositoryLocation& loc = Location();
     if (!loc.exists && LegacyRoots(*this).empty()) {
-      throw Error(ErrorCode::kNotFound,
-                  fmt::format("repository {} has no store yet: {} does not exist (nothing was "
+      throw Error::NotFound(fmt::format("repository {} has no store yet: {} does not exist (nothing was "
                               "created); check --repo and --storage-dir, or import legacy data with "
                               "'prodigy-store migrate'",
                               loc.canonical_path.string(), loc.db_path.string()));

@@ -62,7 +62,7 @@ OutputSink::OutputSink(const std::string& path) {
   tmp_path_ += fmt::format(".tmp-{}", ::getpid());
   file_ = std::fopen(tmp_path_.c_str(), "wbx");
   if (file_ == nullptr) {
-    throw Error(ErrorCode::kIo, fmt::format("cannot create {}: {}", tmp_path_.string(), std::strerror(errno)));
+    throw Error::Io(fmt::format("cannot create {}: {}", tmp_path_.string(), std::strerror(errno)));
   }
 }
 
@@ -75,7 +75,7 @@ OutputSink::~OutputSink() {
 
 void OutputSink::Write(std::string_view text) {
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
-    throw Error(ErrorCode::kIo, fmt::format("writing {} failed: {}", is_stdout() ? "stdout" : tmp_path_.string(),
+    throw Error::Io(fmt::format("writing {} failed: {}", is_stdout() ? "stdout" : tmp_path_.string(),
                                             std::strerror(errno)));
   }
 }
@@ -92,7 +92,7 @@ void OutputSink::Commit() {
   if (!ok || std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
     const int rename_err = ok ? errno : err;
     ::unlink(tmp_path_.c_str());
-    throw Error(ErrorCode::kIo, fmt::format("cannot write {}: {}", path_.string(), std::strerror(rename_err)));
+    throw Error::Io(fmt::format("cannot write {}: {}", path_.string(), std::strerror(rename_err)));
   }
 }
 

@@ -68,10 +68,10 @@ BackupInfo ParseManifest(const std::string& text, const std::string& where) {
   try {
     const Json j = Json::parse(text);
     if (j.value("format", "") != kFormat) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a prodigy-store backup manifest", where));
+      throw Error::InvalidArgument(fmt::format("{} is not a prodigy-store backup manifest", where));
     }
     if (j.value("format_version", 0) > kFormatVersion) {
-      throw Error(ErrorCode::kTooNew, fmt::format("{} was written by a newer prodigy-store (backup format {}); "
+      throw Error::TooNew(fmt::format("{} was written by a newer prodigy-store (backup format {}); "
                                                   "upgrade prodigy-store to restore it",
                                                   where, j.value("format_version", 0)));
     }
@@ -97,8 +97,7 @@ BackupInfo ParseManifest(const std::string& text, const std::string& where) {
     b.file_sha256 = j.at("file_sha256").get<std::string>();
     return b;
   } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("{} is damaged or not a backup manifest ({}); use another backup", where, e.what()));
+    throw Error::VerificationFailed(fmt::format("{} is damaged or not a backup manifest ({}); use another backup", where, e.what()));
   }
 }
 
@@ -122,8 +121,7 @@ std::pair<std::string, std::string> SplitBackupPath(const std::string& from) {
   const size_t repo_slash = file_slash == std::string::npos || file_slash == 0 ? std::string::npos
                                                                                : path.rfind('/', file_slash - 1);
   if (repo_slash == std::string::npos) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("{}: a backup file lies in <target>/<repository>/; give its full path", from));
+    throw Error::InvalidArgument(fmt::format("{}: a backup file lies in <target>/<repository>/; give its full path", from));
   }
   std::string key = path.substr(repo_slash + 1);
   if (key.ends_with(kDataSuffix)) key = key.substr(0, key.size() - kDataSuffix.size()) + std::string(kManifestSuffix);
@@ -158,8 +156,7 @@ BackupResult CreateBackup(GlobalStorage& storage, const std::string& target_name
   internal::SnapshotDatabase(loc.db_path, snapshot);
   const internal::DatabaseFacts facts = internal::ReadDatabaseFacts(snapshot);
   if (!facts.integrity.empty()) {
-    throw Error(ErrorCode::kCorruption,
-                fmt::format("{} fails PRAGMA integrity_check ({}); no backup was written. Run 'prodigy-store "
+    throw Error::Corruption(fmt::format("{} fails PRAGMA integrity_check ({}); no backup was written. Run 'prodigy-store "
                             "check --repair' to rebuild it from what is readable plus the mirror files",
                             loc.db_path.string(), facts.integrity.front()));
   }
@@ -215,8 +212,7 @@ RestoreResult RestoreBackup(const fs::path& repo_path, const StorageConfig& conf
     target = internal::OpenTarget(target_name);
     auto text = target->GetText(key);
     if (!text) {
-      throw Error(ErrorCode::kNotFound,
-                  fmt::format("backup manifest {} does not exist (a backup without its manifest is "
+      throw Error::NotFound(fmt::format("backup manifest {} does not exist (a backup without its manifest is "
                               "unfinished); see 'prodigy-store backup ls {}'",
                               target->Describe(key), target_name));
     }
@@ -225,15 +221,14 @@ RestoreResult RestoreBackup(const fs::path& repo_path, const StorageConfig& conf
     target = internal::OpenTarget(from);
     std::vector<BackupInfo> all = ListIn(*target, loc.name);
     if (all.empty()) {
-      throw Error(ErrorCode::kNotFound, fmt::format("{} holds no backup of repository {} (looked in {}); see "
+      throw Error::NotFound(fmt::format("{} holds no backup of repository {} (looked in {}); see "
                                                     "'prodigy-store backup ls {}'. Nothing was changed.",
                                                     from, loc.name, target->Describe(loc.name + "/"), from));
     }
     b = all.back();
   }
   if (b.schema_version > internal::LatestSchemaVersion()) {
-    throw Error(ErrorCode::kTooNew,
-                fmt::format("backup {} has schema version {}, newer than this prodigy-store knows ({}); "
+    throw Error::TooNew(fmt::format("backup {} has schema version {}, newer than this prodigy-store knows ({}); "
                             "upgrade prodigy-store to restore it. Nothing was changed.",
                             b.location, b.schema_version, internal::LatestSchemaVersion()));
   }
@@ -246,33 +241,28 @@ RestoreResult RestoreBackup(const fs::path& repo_path, const StorageConfig& conf
   target->GetFile(b.repo_name + "/" + b.name + std::string(kDataSuffix), gz);
   const internal::FileDigest file = internal::DigestFile(gz);
   if (file.sha256 != b.file_sha256 || file.bytes != b.file_bytes) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("backup {} is damaged or was changed: its data file has {} bytes and SHA-256 {}, "
+    throw Error::VerificationFailed(fmt::format("backup {} is damaged or was changed: its data file has {} bytes and SHA-256 {}, "
                             "the manifest says {} bytes and {}; use another backup. Nothing was changed.",
                             b.location, file.bytes, file.sha256, b.file_bytes, b.file_sha256));
   }
   const internal::FileDigest plain = internal::GunzipFile(gz, db, "backup " + b.location);
   if (plain.sha256 != b.db_sha256) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("backup {} does not decompress to the database it recorded (SHA-256 {} instead of "
+    throw Error::VerificationFailed(fmt::format("backup {} does not decompress to the database it recorded (SHA-256 {} instead of "
                             "{}); use another backup. Nothing was changed.",
                             b.location, plain.sha256, b.db_sha256));
   }
   const internal::DatabaseFacts facts = internal::ReadDatabaseFacts(db);
   if (!facts.integrity.empty()) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("backup {} fails PRAGMA integrity_check ({}); use another backup. Nothing was changed.",
+    throw Error::VerificationFailed(fmt::format("backup {} fails PRAGMA integrity_check ({}); use another backup. Nothing was changed.",
                             b.location, facts.integrity.front()));
   }
   if (facts.schema_version > internal::LatestSchemaVersion()) {
-    throw Error(ErrorCode::kTooNew,
-                fmt::format("backup {} holds a database of schema version {}, newer than this prodigy-store "
+    throw Error::TooNew(fmt::format("backup {} holds a database of schema version {}, newer than this prodigy-store "
                             "knows ({}); upgrade prodigy-store to restore it. Nothing was changed.",
                             b.location, facts.schema_version, internal::LatestSchemaVersion()));
   }
   if (facts.canonical_path != loc.canonical_path.string()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("backup {} belongs to repository {}, not {}; restore it with --repo {}. Nothing "
+    throw Error::InvalidArgument(fmt::format("backup {} belongs to repository {}, not {}; restore it with --repo {}. Nothing "
                             "was changed.",
                             b.location, facts.canonical_path, loc.canonical_path.string(), facts.canonical_path));
   }
@@ -289,17 +279,17 @@ bool IsS3Url(std::string_view location) { return internal::IsS3Url(location); }
 
 void UploadVerified(const fs::path& local, const std::string& url) {
   if (!internal::IsS3Url(url)) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not an s3://bucket/key URL", url));
+    throw Error::InvalidArgument(fmt::format("{}: not an s3://bucket/key URL", url));
   }
   const size_t slash = url.find('/', 5);
   if (slash == std::string::npos || slash + 1 == url.size()) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: no object name; give s3://bucket/name.jsonl.gz", url));
+    throw Error::InvalidArgument(fmt::format("{}: no object name; give s3://bucket/name.jsonl.gz", url));
   }
   auto target = internal::OpenTarget(url.substr(0, slash));
   const std::string key = url.substr(slash + 1);
   for (const std::string& existing : target->List(key)) {
     if (existing == key) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{} already exists; choose another name (an archive "
+      throw Error::InvalidArgument(fmt::format("{} already exists; choose another name (an archive "
                                                            "is never overwritten)",
                                                            url));
     }
@@ -311,8 +301,7 @@ void UploadVerified(const fs::path& local, const std::string& url) {
   target->GetFile(key, back);
   const internal::FileDigest got = internal::DigestFile(back);
   if (got.sha256 != want.sha256 || got.bytes != want.bytes) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("{} reads back as {} bytes with SHA-256 {}, not the {} bytes uploaded ({}); nothing "
+    throw Error::VerificationFailed(fmt::format("{} reads back as {} bytes with SHA-256 {}, not the {} bytes uploaded ({}); nothing "
                             "was deleted",
                             url, got.bytes, got.sha256, want.bytes, want.sha256));
   }

@@ -67,7 +67,7 @@ CompressResult GzipFile(const std::filesystem::path& src, const std::filesystem:
   z_stream z{};
   // windowBits 15 + 16: a gzip header, so `gunzip` and `zcat` read backups too.
   if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw Error(ErrorCode::kInternal, "zlib deflateInit2 failed");
+    throw Error::Internal("zlib deflateInit2 failed");
   }
   struct End {
     z_stream* z;
@@ -104,7 +104,7 @@ FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::p
   Fd in(src, O_RDONLY);
   Fd out(dest, O_WRONLY | O_CREAT | O_EXCL);
   z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) throw Error(ErrorCode::kInternal, "zlib inflateInit2 failed");
+  if (inflateInit2(&z, 15 + 16) != Z_OK) throw Error::Internal("zlib inflateInit2 failed");
   struct End {
     z_stream* z;
     ~End() { inflateEnd(z); }
@@ -123,8 +123,7 @@ FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::p
       z.avail_out = static_cast<uInt>(obuf.size());
       rc = inflate(&z, Z_NO_FLUSH);
       if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-        throw Error(ErrorCode::kVerificationFailed,
-                    fmt::format("{} is damaged: its gzip stream cannot be read ({}); use another backup. Nothing was "
+        throw Error::VerificationFailed(fmt::format("{} is damaged: its gzip stream cannot be read ({}); use another backup. Nothing was "
                                 "changed.",
                                 what, z.msg ? z.msg : "zlib error"));
       }
@@ -135,8 +134,7 @@ FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::p
     } while (z.avail_out == 0 && rc != Z_STREAM_END);
   }
   if (rc != Z_STREAM_END) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("{} is truncated: its gzip stream ends early; use another backup. Nothing was changed.", what));
+    throw Error::VerificationFailed(fmt::format("{} is truncated: its gzip stream ends early; use another backup. Nothing was changed.", what));
   }
   out.SyncAndClose();
   d.sha256 = hash.FinalHex();

@@ -395,8 +395,7 @@ void Recovery::Build(const fs::path& new_db, const fs::path& damaged_copy) {
   const int64_t stored = facts.counts.dlq_items + facts.counts.job_states + facts.counts.sessions +
                          facts.counts.workflow_checkpoints;
   if (!facts.integrity.empty() || facts.counts.events != static_cast<int64_t>(plan.size()) || stored != documents) {
-    throw Error(ErrorCode::kInternal,
-                fmt::format("the rebuilt database {} does not hold what was recovered ({} events and {} documents "
+    throw Error::Internal(fmt::format("the rebuilt database {} does not hold what was recovered ({} events and {} documents "
                             "planned, {} and {} stored); nothing was changed, please report this",
                             new_db.string(), plan.size(), documents, facts.counts.events, stored));
   }
@@ -433,7 +432,7 @@ void CopyIfExists(const fs::path& from, const fs::path& to) {
 RecoveryReport RecoverDatabase(const fs::path& repo_path, const StorageConfig& config, bool force) {
   const RepositoryLocation loc = LocateRepository(repo_path, config);
   if (!loc.exists) {
-    throw Error(ErrorCode::kNotFound, fmt::format("repository {} has no database to recover ({} does not exist)",
+    throw Error::NotFound(fmt::format("repository {} has no database to recover ({} does not exist)",
                                                   loc.canonical_path.string(), loc.db_path.string()));
   }
   Recovery recovery(loc, config);

@@ -97,14 +97,13 @@ class S3Target : public BackupTarget {
     if (slash != std::string::npos) prefix_ = rest.substr(slash + 1);
     while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
     if (bucket_.empty()) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: no bucket; give s3://bucket/prefix", url));
+      throw Error::InvalidArgument(fmt::format("{}: no bucket; give s3://bucket/prefix", url));
     }
     key_id_ = Env("AWS_ACCESS_KEY_ID");
     secret_ = Env("AWS_SECRET_ACCESS_KEY");
     token_ = Env("AWS_SESSION_TOKEN");
     if (key_id_.empty() || secret_.empty()) {
-      throw Error(ErrorCode::kConfig,
-                  fmt::format("{}: S3 credentials are missing; set AWS_ACCESS_KEY_ID and "
+      throw Error::Config(fmt::format("{}: S3 credentials are missing; set AWS_ACCESS_KEY_ID and "
                               "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)",
                               url));
     }
@@ -126,8 +125,7 @@ class S3Target : public BackupTarget {
   void PutFile(const std::string& key, const fs::path& local) override {
     const FileDigest digest = DigestFile(local);
     if (digest.bytes > kMaxSinglePut) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("{}: {} bytes is more than one S3 upload may hold (5 GiB); back up to a folder",
+      throw Error::InvalidArgument(fmt::format("{}: {} bytes is more than one S3 upload may hold (5 GiB); back up to a folder",
                               Describe(key), digest.bytes));
     }
     Check(Send(
@@ -166,7 +164,7 @@ class S3Target : public BackupTarget {
   void GetFile(const std::string& key, const fs::path& local) override {
     Response r = Send("GET", key, "", kEmptySha256, nullptr, &local);
     if (r.status == 404 && !IsNoSuchBucket(r)) {
-      throw Error(ErrorCode::kNotFound, fmt::format("{} does not exist", Describe(key)));
+      throw Error::NotFound(fmt::format("{} does not exist", Describe(key)));
     }
     Check(r, key, "download");
   }
@@ -232,7 +230,7 @@ class S3Target : public BackupTarget {
                     const std::function<void(CURL*, FILE**)>& body, const fs::path* sink) {
     Response r;
     CURL* c = curl_easy_init();
-    if (c == nullptr) throw Error(ErrorCode::kInternal, "curl_easy_init failed");
+    if (c == nullptr) throw Error::Internal("curl_easy_init failed");
     FILE* upload = nullptr;
     FILE* download = nullptr;
     curl_slist* headers = nullptr;
@@ -308,8 +306,7 @@ class S3Target : public BackupTarget {
   void Check(const Response& r, const std::string& key, std::string_view what) const {
     const std::string where = Describe(key);
     if (r.curl != CURLE_OK) {
-      throw Error(ErrorCode::kIo,
-                  fmt::format("S3 {} of {} failed after {} attempts: {} (endpoint {}); check the "
+      throw Error::Io(fmt::format("S3 {} of {} failed after {} attempts: {} (endpoint {}); check the "
                               "network and AWS_ENDPOINT_URL",
                               what, where, kAttempts, r.curl_error, Endpoint()));
     }

@@ -54,7 +54,7 @@ class FolderTarget : public BackupTarget {
     const fs::path src = root_ / key;
     std::error_code ec;
     if (!fs::exists(src, ec)) {
-      throw Error(ErrorCode::kNotFound, fmt::format("backup file {} does not exist", src.string()));
+      throw Error::NotFound(fmt::format("backup file {} does not exist", src.string()));
     }
     fs::copy_file(src, local, ec);
     if (ec) ThrowIo("cannot copy the backup file to", local, ec.value());
@@ -84,7 +84,7 @@ class FolderTarget : public BackupTarget {
     try {
       EnsureDir(dest.parent_path(), 0700);
     } catch (const Error& e) {
-      throw Error(ErrorCode::kIo, fmt::format("backup folder {}: {}", root_.string(), e.message()));
+      throw Error::Io(fmt::format("backup folder {}: {}", root_.string(), e.message()));
     }
     if (::access(dest.parent_path().c_str(), W_OK | X_OK) != 0) {
       ThrowIo("backup folder is not writable:", dest.parent_path(), errno);
@@ -119,18 +119,16 @@ std::unique_ptr<BackupTarget> OpenTarget(const std::string& target) {
 #if PRODIGY_WITH_S3
     return OpenS3Target(target);
 #else
-    throw Error(ErrorCode::kConfig,
-                fmt::format("{}: this prodigy-store was built without S3 support; rebuild with "
+    throw Error::Config(fmt::format("{}: this prodigy-store was built without S3 support; rebuild with "
                             "'meson configure build -Ds3=enabled' (needs libcurl4-openssl-dev), or back up "
                             "to a folder",
                             target));
 #endif
   }
   if (target.find("://") != std::string::npos) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("{}: unknown backup target; give a folder or s3://bucket/prefix", target));
+    throw Error::InvalidArgument(fmt::format("{}: unknown backup target; give a folder or s3://bucket/prefix", target));
   }
-  if (target.empty()) throw Error(ErrorCode::kInvalidArgument, "the backup target is empty; give a folder");
+  if (target.empty()) throw Error::InvalidArgument("the backup target is empty; give a folder");
   return std::make_unique<FolderTarget>(fs::absolute(target));
 }
 

@@ -87,7 +87,7 @@ prodigy_status Guard(Fn&& fn) noexcept {
 template <typename T>
 void Require(const T* p, const char* function, const char* argument) {
   if (p == nullptr) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: {} must not be NULL", function, argument));
+    throw Error::InvalidArgument(fmt::format("{}: {} must not be NULL", function, argument));
   }
 }
 
@@ -210,8 +210,7 @@ prodigy_status prodigy_append_events(prodigy_store* store, const char* job_id, c
     events.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       if (events_json[i] == nullptr) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("prodigy_append_events: events_json[{}] is NULL; nothing was appended", i));
+        throw Error::InvalidArgument(fmt::format("prodigy_append_events: events_json[{}] is NULL; nothing was appended", i));
       }
       events.emplace_back(events_json[i]);
     }
@@ -278,8 +277,7 @@ prodigy_status prodigy_query_set_limit(prodigy_query* query, int64_t limit) {
   return Guard([&] {
     Require(query, "prodigy_query_set_limit", "query");
     if (limit < 0) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("prodigy_query_set_limit: limit must be 0 or more, not {}", limit));
+      throw Error::InvalidArgument(fmt::format("prodigy_query_set_limit: limit must be 0 or more, not {}", limit));
     }
     query->query.limit = limit;
   });

@@ -215,8 +215,7 @@ StorageConfig ResolveConfig(const ResolveOptions& options) {
   try {
     EngineOf(config);
   } catch (const Error& e) {
-    throw Error(ErrorCode::kConfig,
-                fmt::format("{} (from {})", e.message(), StorageDirSourceName(config.storage_url_source)));
+    throw Error::Config(fmt::format("{} (from {})", e.message(), StorageDirSourceName(config.storage_url_source)));
   }
   return config;
 }

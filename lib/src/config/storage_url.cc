@@ -139,8 +139,7 @@ Engine EngineForUrl(std::string_view url) {
       scheme_end == std::string_view::npos
           ? std::string("is neither a URL nor libpq's key=value form")
           : fmt::format("has the unknown scheme '{}'", text.substr(0, scheme_end));
-  throw Error(ErrorCode::kConfig,
-              fmt::format("storage URL '{}' {}; use postgresql://USER@HOST:PORT/DATABASE, libpq's "
+  throw Error::Config(fmt::format("storage URL '{}' {}; use postgresql://USER@HOST:PORT/DATABASE, libpq's "
                           "'host=HOST dbname=DATABASE' form, or leave it unset for the local SQLite "
                           "store (docs/postgres.md)",
                           RedactStorageUrl(text), what));
@@ -156,8 +155,7 @@ namespace internal {
 void RequireEngineBuilt(const StorageConfig& config) {
   const Engine engine = EngineOf(config);
   if (EngineBuilt(engine)) return;
-  throw Error(ErrorCode::kConfig,
-              fmt::format("storage URL {} (from {}) selects the PostgreSQL engine, but this prodigy-store was "
+  throw Error::Config(fmt::format("storage URL {} (from {}) selects the PostgreSQL engine, but this prodigy-store was "
                           "built without it; rebuild with 'meson setup build -Dpostgres=enabled' (needs "
                           "Debian's libpq-dev), or unset the URL to use the local SQLite store",
                           RedactStorageUrl(config.storage_url), StorageDirSourceName(config.storage_url_source)));

@@ -15,7 +15,7 @@ namespace {
   config.storage_url = options.url;
   config.storage_url_source = StorageDirSource::kFlag;
   internal::RequireEngineBuilt(config);  // throws for a PostgreSQL URL
-  throw Error(ErrorCode::kConfig, fmt::format("sync needs a PostgreSQL URL, not '{}'", RedactStorageUrl(options.url)));
+  throw Error::Config(fmt::format("sync needs a PostgreSQL URL, not '{}'", RedactStorageUrl(options.url)));
 }
 
 }  // namespace

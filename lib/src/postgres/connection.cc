@@ -102,7 +102,7 @@ int64_t Result::Int(int row, int col) const {
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    throw Error(ErrorCode::kInternal, fmt::format("PostgreSQL returned '{}' where an integer was expected "
+    throw Error::Internal(fmt::format("PostgreSQL returned '{}' where an integer was expected "
                                                   "(column {})",
                                                   text, PQfname(res_.get(), col)));
   }
@@ -127,35 +127,32 @@ Connection::Connection(const std::string& url) : url_(url) {
   server_ = DescribeServer(url_);
   conn_ = PQconnectdb(url_.c_str());
   if (conn_ == nullptr) {
-    throw Error(ErrorCode::kIo, fmt::format("PostgreSQL server {}: out of memory while connecting", server_));
+    throw Error::Io(fmt::format("PostgreSQL server {}: out of memory while connecting", server_));
   }
   if (PQstatus(conn_) != CONNECTION_OK) {
     const std::string message = Scrub(PQerrorMessage(conn_), ParseConnInfo(url_).password);
     PQfinish(conn_);
     conn_ = nullptr;
     if (Contains(message, "password authentication failed") || Contains(message, "no password supplied")) {
-      throw Error(ErrorCode::kConfig,
-                  fmt::format("PostgreSQL server {} refused the login: {}; fix the password in ~/.pgpass, "
+      throw Error::Config(fmt::format("PostgreSQL server {} refused the login: {}; fix the password in ~/.pgpass, "
                               "PGPASSWORD or the storage URL",
                               server_, message));
     }
     if (Contains(message, "does not exist")) {
-      throw Error(ErrorCode::kConfig,
-                  fmt::format("PostgreSQL server {}: {}; create it (e.g. createdb) or fix the storage URL",
+      throw Error::Config(fmt::format("PostgreSQL server {}: {}; create it (e.g. createdb) or fix the storage URL",
                               server_, message));
     }
     if (Contains(message, "too many clients") || Contains(message, "too many connections") || Contains(message, "remaining connection slots")) {
-      throw Error(ErrorCode::kBusy,
-                  fmt::format("PostgreSQL server {} has no free connection (max_connections reached): {}; "
+      throw Error::Busy(fmt::format("PostgreSQL server {} has no free connection (max_connections reached): {}; "
                               "close idle agents, raise max_connections, or put PgBouncer in front "
                               "(docs/postgres.md)",
                               server_, message));
     }
     if (Contains(message, "invalid") || Contains(message, "missing \"=\"") || Contains(message, "unterminated")) {
-      throw Error(ErrorCode::kConfig, fmt::format("storage URL {} is not valid: {}", RedactStorageUrl(url_),
+      throw Error::Config(fmt::format("storage URL {} is not valid: {}", RedactStorageUrl(url_),
                                                   message));
     }
-    throw Error(ErrorCode::kIo, fmt::format("cannot reach PostgreSQL server {}: {}; check that it is running "
+    throw Error::Io(fmt::format("cannot reach PostgreSQL server {}: {}; check that it is running "
                                             "and that the storage URL names the right host and port",
                                             server_, message));
   }
@@ -173,24 +170,23 @@ Error Connection::ErrorFor(const Result& res, std::string_view what) const {
   std::string message = TrimMessage(res ? PQresultErrorMessage(res.get()) : "");
   if (message.empty()) message = TrimMessage(PQerrorMessage(conn_));
   if (IsBroken() || state.starts_with("08") || state.starts_with("57P")) {
-    return Error(ErrorCode::kIo, fmt::format("lost the connection to PostgreSQL server {} during {}: {}; "
+    return Error::Io(fmt::format("lost the connection to PostgreSQL server {} during {}: {}; "
                                              "check that the server is running, then retry",
                                              server_, what, message));
   }
   if (state == "53300") {
-    return Error(ErrorCode::kBusy, fmt::format("PostgreSQL server {} has no free connection: {}; "
+    return Error::Busy(fmt::format("PostgreSQL server {} has no free connection: {}; "
                                                "close idle agents or raise max_connections",
                                                server_, message));
   }
   if (state == "53100") {
-    return Error(ErrorCode::kIo, fmt::format("PostgreSQL server {} is out of disk space during {}: {}",
+    return Error::Io(fmt::format("PostgreSQL server {} is out of disk space during {}: {}",
                                              server_, what, message));
   }
   if (state.starts_with("22")) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("PostgreSQL server {} rejected the data of {}: {}", server_, what, message));
+    return Error::InvalidArgument(fmt::format("PostgreSQL server {} rejected the data of {}: {}", server_, what, message));
   }
-  return Error(ErrorCode::kIo, fmt::format("PostgreSQL server {} failed {} (SQLSTATE {}): {}", server_, what,
+  return Error::Io(fmt::format("PostgreSQL server {} failed {} (SQLSTATE {}): {}", server_, what,
                                            state.empty() ? "none" : state, message));
 }
 
@@ -273,7 +269,7 @@ void Connection::CopyOut(const char* sql, const std::function<void(std::string_v
 void Connection::Reconnect() {
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
-    throw Error(ErrorCode::kIo, fmt::format("lost the connection to PostgreSQL server {} and cannot reconnect: "
+    throw Error::Io(fmt::format("lost the connection to PostgreSQL server {} and cannot reconnect: "
                                             "{}; check that the server is running, then retry",
                                             server_, TrimMessage(PQerrorMessage(conn_))));
   }
@@ -304,7 +300,7 @@ void Connection::Transaction(const std::function<void()>& fn) {
     } catch (const RetryableError& retry) {
       RollbackQuietly();
       if (attempt >= kMaxAttempts) {
-        throw Error(ErrorCode::kBusy, fmt::format("PostgreSQL server {}: a transaction failed {} times ({}: {}); "
+        throw Error::Busy(fmt::format("PostgreSQL server {}: a transaction failed {} times ({}: {}); "
                                                   "retry later",
                                                   server_, attempt, retry.sqlstate, retry.message));
       }
@@ -331,8 +327,7 @@ void Connection::Transaction(const std::function<void()>& fn) {
     if (res.status() == PGRES_COMMAND_OK) return;
     const std::string state = res.sqlstate();
     if (IsBroken() || state.empty() || state.starts_with("08")) {
-      throw Error(ErrorCode::kIo,
-                  fmt::format("lost the connection to PostgreSQL server {} during COMMIT: the write may or may "
+      throw Error::Io(fmt::format("lost the connection to PostgreSQL server {} during COMMIT: the write may or may "
                               "not have been stored (it is not retried, to avoid storing it twice); check "
                               "the data before writing again",
                               server_));

@@ -210,7 +210,7 @@ class PostgresTxn : public engine::WriteTxn {
   }
   void Scan(const TableSpec& t, std::span<const Value> prefix, bool descending, const RowFn& fn) override {
     if (prefix.size() > 2 || prefix.size() > t.key_columns) {
-      throw Error(ErrorCode::kInternal, fmt::format("scan of {} by {} key columns", t.name, prefix.size()));
+      throw Error::Internal(fmt::format("scan of {} by {} key columns", t.name, prefix.size()));
     }
     Binds b(repo_id_);
     AddKey(&b, t, prefix);
@@ -226,7 +226,7 @@ class PostgresTxn : public engine::WriteTxn {
 
   void Put(const TableSpec& t, std::span<const Value> row) override {
     if (t.columns[0].generated) {
-      throw Error(ErrorCode::kInternal, fmt::format("Put on {}, whose key the engine assigns", t.name));
+      throw Error::Internal(fmt::format("Put on {}, whose key the engine assigns", t.name));
     }
     Binds b(repo_id_);
     AddRow(&b, t, row);
@@ -694,7 +694,7 @@ class PostgresTxn : public engine::WriteTxn {
     return v ? std::optional<std::string_view>(*v) : std::nullopt;
   }
   void RequireWrite() const {
-    if (!writing_) throw Error(ErrorCode::kInternal, "an event append outside a write transaction");
+    if (!writing_) throw Error::Internal("an event append outside a write transaction");
   }
   const TableSql& Sql(const TableSpec& t);
   const std::string& EventInsertSql();
@@ -761,7 +761,7 @@ class PostgresEngine : public engine::Engine {
       const std::string id = std::to_string(repo_id_);
       Result counter = conn_->Query("SELECT last_seq FROM repositories WHERE id = $1 FOR UPDATE", {id});
       if (counter.rows() != 1) {
-        throw Error(ErrorCode::kNotFound, fmt::format("{}: the repository's row is gone (deleted on the server?); "
+        throw Error::NotFound(fmt::format("{}: the repository's row is gone (deleted on the server?); "
                                                       "reopen the store to create it again",
                                                       where_));
       }
@@ -925,8 +925,7 @@ std::vector<engine::LedgerRow> PostgresTxn::LedgerAll() {
   return out;
 }
 int64_t PostgresTxn::LedgerInsert(const engine::LedgerRow& row) {
-  throw Error(ErrorCode::kInvalidArgument,
-              fmt::format("{}: legacy data is imported into the local SQLite store ('prodigy-store migrate' "
+  throw Error::InvalidArgument(fmt::format("{}: legacy data is imported into the local SQLite store ('prodigy-store migrate' "
                           "without a storage URL), then copied with 'prodigy-store sync --to URL' ({})",
                           engine_.where_, row.path));
 }
@@ -948,7 +947,7 @@ std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, 
   };
   std::optional<int64_t> id = find();
   if (!id && !create) {
-    throw Error(ErrorCode::kNotFound, fmt::format("PostgreSQL server {} has no repository with the key '{}' "
+    throw Error::NotFound(fmt::format("PostgreSQL server {} has no repository with the key '{}' "
                                                   "(nothing was created); check repository_key, or copy a local "
                                                   "store there with 'prodigy-store sync --to URL'",
                                                   conn->server(), repo.key));

@@ -23,8 +23,7 @@ int SchemaVersion(Connection& conn) {
 int ApplyMigrations(Connection& conn) {
   const int latest = LatestPostgresSchemaVersion();
   auto too_new = [&](int version) {
-    return Error(ErrorCode::kTooNew,
-                 fmt::format("the prodigy-store schema on PostgreSQL server {} has version {}, newer than this "
+    return Error::TooNew(fmt::format("the prodigy-store schema on PostgreSQL server {} has version {}, newer than this "
                              "prodigy-store understands ({}); upgrade prodigy-store on this machine",
                              conn.server(), version, latest));
   };

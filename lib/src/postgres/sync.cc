@@ -137,7 +137,7 @@ void ForEachServerRow(pg::Connection& conn, int64_t repo_id, const SyncedTable& 
 RepositoryLocation LocalStore(const std::filesystem::path& repo_path, const StorageConfig& config) {
   RepositoryLocation loc = LocateRepository(repo_path, config);
   if (!loc.exists) {
-    throw Error(ErrorCode::kNotFound, fmt::format("repository {} has no local store to copy: {} does not exist; "
+    throw Error::NotFound(fmt::format("repository {} has no local store to copy: {} does not exist; "
                                                   "check --repo and --storage-dir",
                                                   loc.canonical_path.string(), loc.db_path.string()));
   }
@@ -146,8 +146,7 @@ RepositoryLocation LocalStore(const std::filesystem::path& repo_path, const Stor
 
 void Compare(const std::string& server, const SyncTable& local, const SyncTable& remote) {
   if (local.rows != remote.rows || local.sha256 != remote.sha256) {
-    throw Error(ErrorCode::kVerificationFailed,
-                fmt::format("sync with {}: table {} differs after copying ({} rows, SHA-256 {} here; {} rows, "
+    throw Error::VerificationFailed(fmt::format("sync with {}: table {} differs after copying ({} rows, SHA-256 {} here; {} rows, "
                             "SHA-256 {} there); nothing was committed",
                             server, local.table, local.rows, local.sha256, remote.rows, remote.sha256));
   }
@@ -175,7 +174,7 @@ ServerRepository LockServerRepository(pg::Connection& conn, const std::string& k
                                           "WHERE key = $1",
                               {key});
   if (res.rows() == 0) {
-    throw Error(ErrorCode::kNotFound, fmt::format("PostgreSQL server {} has no repository with the key '{}'; check "
+    throw Error::NotFound(fmt::format("PostgreSQL server {} has no repository with the key '{}'; check "
                                                   "repository_key, or copy one there with 'prodigy-store sync --to'",
                                                   conn.server(), key));
   }
@@ -207,8 +206,7 @@ SyncReport SyncToServer(const std::filesystem::path& repo_path, const StorageCon
     report.tables.clear();
     const ServerRepository repo = LockServerRepository(conn, report.repository_key, loc, /*for_write=*/true);
     if (!options.replace && repo.database_id != database_id && ServerHasData(conn, repo.id)) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("PostgreSQL server {} already holds repository '{}' with data from another store "
+      throw Error::InvalidArgument(fmt::format("PostgreSQL server {} already holds repository '{}' with data from another store "
                               "(database {}, this one is {}); nothing was changed. Use --replace to overwrite it, "
                               "or set a different repository_key",
                               conn.server(), report.repository_key,
@@ -268,7 +266,7 @@ SyncReport SyncFromServer(const std::filesystem::path& repo_path, const StorageC
 
   pg::Connection conn(options.url);
   if (pg::SchemaVersion(conn) == 0) {
-    throw Error(ErrorCode::kNotFound, fmt::format("PostgreSQL server {} holds no prodigy-store data (no schema); "
+    throw Error::NotFound(fmt::format("PostgreSQL server {} holds no prodigy-store data (no schema); "
                                                   "check the URL",
                                                   conn.server()));
   }
@@ -276,8 +274,7 @@ SyncReport SyncFromServer(const std::filesystem::path& repo_path, const StorageC
   bool local_has_data = false;
   for (const SyncedTable& t : kTables) local_has_data = local_has_data || local.HasRows(t.name);
   if (local_has_data && !options.replace) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("the local store {} already holds data; nothing was changed. Use --replace to overwrite "
+    throw Error::InvalidArgument(fmt::format("the local store {} already holds data; nothing was changed. Use --replace to overwrite "
                             "it with the server's copy",
                             loc.db_path.string()));
   }

@@ -29,15 +29,15 @@ void RawDb::Fail(int rc, const std::string& what) {
   const std::string detail = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   const int primary = rc & 0xff;
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-    throw Error(ErrorCode::kCorruption, fmt::format("{}: {} (SQLite: {}); the file is damaged or not a "
+    throw Error::Corruption(fmt::format("{}: {} (SQLite: {}); the file is damaged or not a "
                                                     "prodigy-store database",
                                                     path_.string(), what, detail));
   }
   if (primary == SQLITE_FULL) {
-    throw Error(ErrorCode::kIo, fmt::format("{}: {}: the disk is full (SQLite: {}); free space and retry",
+    throw Error::Io(fmt::format("{}: {}: the disk is full (SQLite: {}); free space and retry",
                                             path_.string(), what, detail));
   }
-  throw Error(ErrorCode::kIo, fmt::format("{}: {} (SQLite: {}); check permissions and free space",
+  throw Error::Io(fmt::format("{}: {} (SQLite: {}); check permissions and free space",
                                           path_.string(), what, detail));
 }
 
@@ -115,8 +115,7 @@ DatabaseFacts ReadDatabaseFacts(const fs::path& db) {
     facts.counts.unparsed_lines = count("SELECT count(*) FROM unparsed_lines");
     facts.counts.import_sources = count("SELECT count(*) FROM import_sources");
   } catch (const Error& e) {
-    throw Error(ErrorCode::kCorruption,
-                fmt::format("{} is not a prodigy-store database ({})", db.string(), e.message()));
+    throw Error::Corruption(fmt::format("{} is not a prodigy-store database ({})", db.string(), e.message()));
   }
   return facts;
 }

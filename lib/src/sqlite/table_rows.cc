@@ -26,7 +26,7 @@ struct TableRows::Cache {
 namespace {
 
 [[noreturn]] void Fail(sqlite3* db, const std::filesystem::path& path, std::string_view what) {
-  throw Error(ErrorCode::kIo, fmt::format("{}: {} failed: {}", path.string(), what, sqlite3_errmsg(db)));
+  throw Error::Io(fmt::format("{}: {} failed: {}", path.string(), what, sqlite3_errmsg(db)));
 }
 
 }  // namespace
@@ -38,7 +38,7 @@ TableRows::TableRows(const std::filesystem::path& db_path, bool write, int busy_
     const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw Error(ErrorCode::kIo, fmt::format("{}: cannot open: {}", path_.string(), message));
+    throw Error::Io(fmt::format("{}: cannot open: {}", path_.string(), message));
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   Exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
