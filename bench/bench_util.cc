@@ -37,7 +37,8 @@ TempDir::TempDir(const std::string& tag) {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = fmt::format("{}/prodigy-bench-{}-XXXXXX", base && *base ? base : "/tmp", tag);
   if (::mkdtemp(tmpl.data()) == nullptr) {
-    throw std::runtime_error(fmt::format("cannot create a temporary folder {}: {}", tmpl, std::strerror(errno)));
+    throw std::runtime_error(
+        fmt::format("cannot create a temporary folder {}: {}", tmpl, std::strerror(errno)));
   }
   path_ = tmpl;
 }
@@ -56,8 +57,8 @@ ChildResult RunProcess(const std::vector<std::string>& argv, const std::optional
   if (pid < 0) throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid == 0) {
     const int in = ::open(stdin_path ? stdin_path->c_str() : "/dev/null", O_RDONLY);
-    const int err = ::open(stderr_path ? stderr_path->c_str() : "/dev/null",
-                           O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err =
+        ::open(stderr_path ? stderr_path->c_str() : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (in < 0 || err < 0) ::_exit(126);
     ::dup2(in, 0);
     ::dup2(out_pipe[1], 1);
@@ -142,8 +143,8 @@ std::string Table::Render() const {
       "|---|---|---:|---|---:|---:|---|---|\n";
   for (const Row& r : rows_) {
     out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r.workload, r.ours, r.ours_value,
-                       r.baseline, r.base_value, r.ratio ? fmt::format("{:.2f}x", *r.ratio) : "",
-                       r.target, r.met ? (*r.met ? "yes" : "**NO**") : "");
+                       r.baseline, r.base_value, r.ratio ? fmt::format("{:.2f}x", *r.ratio) : "", r.target,
+                       r.met ? (*r.met ? "yes" : "**NO**") : "");
   }
   if (!notes_.empty()) {
     out += "\n";

@@ -49,10 +49,10 @@ class TempDir {
 
 // What a finished child process reported.
 struct ChildResult {
-  int exit_code = -1;     // -1 when killed by a signal
-  double seconds = 0;     // wall time from start to exit
-  int64_t max_rss_kb = 0; // ru_maxrss of the child (after exec: its own memory only)
-  std::string out;        // its standard output
+  int exit_code = -1;      // -1 when killed by a signal
+  double seconds = 0;      // wall time from start to exit
+  int64_t max_rss_kb = 0;  // ru_maxrss of the child (after exec: its own memory only)
+  std::string out;         // its standard output
 };
 
 // Runs argv (searched on PATH) with stdin from `stdin_path` (or /dev/null),
@@ -93,12 +93,12 @@ std::vector<double> MedianSeconds(int rounds, const std::vector<Contender>& cont
 // > 1 means we are better (faster, or less time).
 struct Row {
   std::string workload;
-  std::string ours;       // what we ran, e.g. "AppendEvents x1000, mirrors off"
-  std::string ours_value; // formatted, with unit
+  std::string ours;        // what we ran, e.g. "AppendEvents x1000, mirrors off"
+  std::string ours_value;  // formatted, with unit
   std::string baseline;
   std::string base_value;
   std::optional<double> ratio;
-  std::string target;     // e.g. ">= 0.8x", "<= 5 ms", "" when none
+  std::string target;  // e.g. ">= 0.8x", "<= 5 ms", "" when none
   std::optional<bool> met;
 };
 

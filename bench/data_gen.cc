@@ -10,11 +10,12 @@ namespace prodigy::bench {
 namespace {
 
 constexpr const char* kWords[] = {
-    "the", "parser", "refactor", "function", "returns", "error", "when", "input", "is", "empty",
-    "I'll", "update", "tests", "module", "cargo", "build", "passes", "now", "let", "me", "check",
-    "workflow", "agent", "commit", "branch", "merge", "config", "value", "handler", "storage",
-    "événement", "naïve", "—", "because", "should", "instead", "of", "calling", "unwrap()",
-    "Result<T>", "async", "fn", "struct", "impl", "match", "Some(x)", "None", "path", "file",
+    "the",     "parser",  "refactor", "function",  "returns", "error",  "when",    "input",  "is",
+    "empty",   "I'll",    "update",   "tests",     "module",  "cargo",  "build",   "passes", "now",
+    "let",     "me",      "check",    "workflow",  "agent",   "commit", "branch",  "merge",  "config",
+    "value",   "handler", "storage",  "événement", "naïve",   "—",      "because", "should", "instead",
+    "of",      "calling", "unwrap()", "Result<T>", "async",   "fn",     "struct",  "impl",   "match",
+    "Some(x)", "None",    "path",     "file",
 };
 constexpr size_t kWordCount = sizeof(kWords) / sizeof(kWords[0]);
 
@@ -106,9 +107,10 @@ std::string EventGenerator::Record(const std::string& event_body) {
       R"("pid":{0},"host":"localhost","thread":"tokio-runtime-worker")",
       R"("thread":"tokio-runtime-worker","host":"localhost","pid":{0})",
   };
-  return fmt::format(R"({{"id":"{}","timestamp":"{}","correlation_id":"{}","event":{{{}}},"metadata":{{{}}}}})",
-                     rng_.Uuid(), FormatTimestamp(now_ns_), correlation_id_, event_body,
-                     fmt::format(fmt::runtime(kMeta[rng_.Below(3)]), pid_));
+  return fmt::format(
+      R"({{"id":"{}","timestamp":"{}","correlation_id":"{}","event":{{{}}},"metadata":{{{}}}}})", rng_.Uuid(),
+      FormatTimestamp(now_ns_), correlation_id_, event_body,
+      fmt::format(fmt::runtime(kMeta[rng_.Below(3)]), pid_));
 }
 
 std::string EventGenerator::NextJobLogId() const { return LogIdAt(now_ns_); }
@@ -135,8 +137,9 @@ std::string EventGenerator::Job(const std::function<void(std::string&& line)>& s
     const int messages = 1 + static_cast<int>(rng_.Below(static_cast<uint64_t>(shape_.max_claude_messages)));
     for (int m = 0; m < messages; ++m) {
       Tick(3000);
-      sink(Record(fmt::format(R"("event_type":"claude_message","agent_id":"{}","content":"{}","message_type":"assistant")",
-                              agent, paragraphs_[rng_.Below(paragraphs_.size())])));
+      sink(Record(fmt::format(
+          R"("event_type":"claude_message","agent_id":"{}","content":"{}","message_type":"assistant")", agent,
+          paragraphs_[rng_.Below(paragraphs_.size())])));
     }
     Tick(10);
     sink(Record(fmt::format(
@@ -192,7 +195,8 @@ DlqDoc MakeDlqItem(Rng& rng, int index, int64_t ts_ns) {
           "exit_code": 1
         }
       })",
-       "cargo test failed: 3 tests failed", "CommandFailed { exit_code: 1 }::cargo test failed: tests failed"},
+       "cargo test failed: 3 tests failed",
+       "CommandFailed { exit_code: 1 }::cargo test failed: tests failed"},
       {R"("MergeConflict")", "Merge conflict in src/parser.rs", "MergeConflict::Merge conflict in"},
       {R"("WorktreeError")", "Failed to create worktree", "WorktreeError::Failed to create worktree"},
   };
@@ -204,7 +208,8 @@ DlqDoc MakeDlqItem(Rng& rng, int index, int64_t ts_ns) {
   DlqDoc d;
   d.item_id = fmt::format("item_{}", index);
   const std::string first = FormatTimestamp(ts_ns);
-  const std::string last = FormatTimestamp(ts_ns + (workflow_policy ? 0 : 2000 + static_cast<int64_t>(rng.Below(90000000))));
+  const std::string last =
+      FormatTimestamp(ts_ns + (workflow_policy ? 0 : 2000 + static_cast<int64_t>(rng.Below(90000000))));
   d.json = fmt::format(R"({{
   "item_id": "{0}",
   "item_data": {{

@@ -27,9 +27,9 @@ class Rng {
 
 // The shape of a generated MapReduce run.
 struct JobShape {
-  int items = 200;                 // work items (one agent each)
-  double failure_rate = 0.15;      // agents that fail and are dead-lettered
-  int max_claude_messages = 4;     // 1..max claude_message events per agent
+  int items = 200;              // work items (one agent each)
+  double failure_rate = 0.15;   // agents that fail and are dead-lettered
+  int max_claude_messages = 4;  // 1..max claude_message events per agent
 };
 
 // Writes whole MapReduce runs as EventRecord lines (no trailing newline):

@@ -50,14 +50,18 @@ int main(int argc, char** argv) {
   std::set<int> only;
   std::string out_file;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "quick") sizes = QuickSizes();
-    else if (args[i] == "full") sizes = FullSizes();
+    if (args[i] == "quick")
+      sizes = QuickSizes();
+    else if (args[i] == "full")
+      sizes = FullSizes();
     else if (args[i] == "--only" && i + 1 < args.size()) {
       for (char c : args[++i]) {
         if (c >= '1' && c <= '6') only.insert(c - '0');
       }
-    } else if (args[i] == "--out" && i + 1 < args.size()) out_file = args[++i];
-    else return Usage();
+    } else if (args[i] == "--out" && i + 1 < args.size())
+      out_file = args[++i];
+    else
+      return Usage();
   }
   const auto want = [&](int n) { return only.empty() || only.count(n) > 0; };
 

@@ -44,13 +44,14 @@ struct Result {
   bool notified = false;
 };
 
-Result Measure(const test::Sandbox& box, const StorageConfig& config, int events, std::chrono::milliseconds poll) {
+Result Measure(const test::Sandbox& box, const StorageConfig& config, int events,
+               std::chrono::milliseconds poll) {
   GlobalStorage storage = GlobalStorage::OpenWithConfig(box.repo, config);
   const int64_t base = storage.AppendEvent("bench", test::EventJson(0));
   // Append-start times, written by the writer, read by the waiter.
-  auto* start_us = static_cast<std::atomic<int64_t>*>(
-      ::mmap(nullptr, sizeof(std::atomic<int64_t>) * (events + 1), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-             -1, 0));
+  auto* start_us =
+      static_cast<std::atomic<int64_t>*>(::mmap(nullptr, sizeof(std::atomic<int64_t>) * (events + 1),
+                                                PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   EventWaiter waiter(storage, poll);
   const pid_t writer = ::fork();
   if (writer == 0) {
@@ -87,8 +88,9 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 void Print(const char* mode, const Result& r) {
-  fmt::print("{:<34} {:>6} {:>9.2f} {:>9.2f} {:>9.2f}\n", mode, r.latencies_ms.size(), Percentile(r.latencies_ms, 0.5),
-             Percentile(r.latencies_ms, 0.99), Percentile(r.latencies_ms, 1.0));
+  fmt::print("{:<34} {:>6} {:>9.2f} {:>9.2f} {:>9.2f}\n", mode, r.latencies_ms.size(),
+             Percentile(r.latencies_ms, 0.5), Percentile(r.latencies_ms, 0.99),
+             Percentile(r.latencies_ms, 1.0));
 }
 
 }  // namespace
@@ -97,8 +99,9 @@ int main(int argc, char** argv) {
   const int events = argc > 1 ? std::atoi(argv[1]) : 200;
   const auto poll = std::chrono::milliseconds(argc > 2 ? std::atoi(argv[2]) : 200);
   try {
-    fmt::print("{} events, 10-60 ms apart, one writer process; latency = append call start -> waiter wake-up\n",
-               events);
+    fmt::print(
+        "{} events, 10-60 ms apart, one writer process; latency = append call start -> waiter wake-up\n",
+        events);
     fmt::print("{:<34} {:>6} {:>9} {:>9} {:>9}\n", "mode", "events", "p50 ms", "p99 ms", "max ms");
     {
       test::Sandbox box;
@@ -109,7 +112,8 @@ int main(int argc, char** argv) {
     }
     if (internal::RedisBuilt()) {
       test::Sandbox box;
-      if (!std::getenv("PRODIGY_TEST_REDIS_SERVER")) ::setenv("PRODIGY_TEST_REDIS_SERVER", "/usr/bin/redis-server", 1);
+      if (!std::getenv("PRODIGY_TEST_REDIS_SERVER"))
+        ::setenv("PRODIGY_TEST_REDIS_SERVER", "/usr/bin/redis-server", 1);
       test::RedisServer redis(box.tmp.path());
       StorageConfig config = box.Config();
       config.redis_url = redis.url();

@@ -76,7 +76,8 @@ void RawAppend(pg::Connection& conn, int64_t first, int count) {
     const Event e = MakeEvent(first + i);
     const std::string s = std::to_string(++seq), ts = std::to_string(*e.ts_ns);
     conn.Query(
-        "INSERT INTO events (repo_id, seq, job_id, record_id, timestamp, ts_ns, event_type, event_name, agent_id, json) "
+        "INSERT INTO events (repo_id, seq, job_id, record_id, timestamp, ts_ns, event_type, event_name, "
+        "agent_id, json) "
         "VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
         {s, e.job_id, e.record_id, e.timestamp, ts, e.event_type, e.event_name, e.agent_id, e.json});
   }
@@ -104,7 +105,8 @@ double EngineAppend(int transactions, int per_txn) {
 double RawAppendRun(int transactions, int per_txn) {
   const std::string url = FreshDatabase();
   pg::Connection conn(url);
-  conn.Exec("INSERT INTO repositories (key, name, canonical_path, created_at) VALUES ('bench', 'b', '/b', 'now')");
+  conn.Exec(
+      "INSERT INTO repositories (key, name, canonical_path, created_at) VALUES ('bench', 'b', '/b', 'now')");
   Stopwatch watch;
   for (int t = 0; t < transactions; ++t) RawAppend(conn, static_cast<int64_t>(t) * per_txn, per_txn);
   return watch.Seconds();
@@ -128,10 +130,11 @@ int Main(int argc, char** argv) {
   const int singles = full ? 5000 : 500;
   const int batches = full ? 200 : 20;
   const int64_t loaded = full ? 1000000 : 50000;
-  std::printf("| workload (%s) | prodigy-store | raw libpq | ratio |\n|---|---|---|---|\n", full ? "full" : "quick");
+  std::printf("| workload (%s) | prodigy-store | raw libpq | ratio |\n|---|---|---|---|\n",
+              full ? "full" : "quick");
 
-  Print(fmt::format("append, 1 per transaction (x{})", singles), EngineAppend(singles, 1), RawAppendRun(singles, 1),
-        "events", singles);
+  Print(fmt::format("append, 1 per transaction (x{})", singles), EngineAppend(singles, 1),
+        RawAppendRun(singles, 1), "events", singles);
   Print(fmt::format("append, 1000 per transaction (x{})", batches), EngineAppend(batches, 1000),
         RawAppendRun(batches, 1000), "events", batches * 1000.0);
 
@@ -173,7 +176,8 @@ int Main(int argc, char** argv) {
         "SELECT seq, json FROM events WHERE repo_id = 1 AND job_id = $1 AND event_name = $2 ORDER BY seq",
         {"mapreduce-06", "agent_completed"});
     const double raw_s = raw.Seconds();
-    if (res.rows() != ours_rows) std::fprintf(stderr, "query: %d raw rows, %lld ours\n", res.rows(), (long long)ours_rows);
+    if (res.rows() != ours_rows)
+      std::fprintf(stderr, "query: %d raw rows, %lld ours\n", res.rows(), (long long)ours_rows);
     Print(fmt::format("filtered query over {} events ({} rows)", loaded, ours_rows), ours_s, raw_s, "rows",
           static_cast<double>(ours_rows));
   }
@@ -208,7 +212,9 @@ int Main(int argc, char** argv) {
 
     // Raw: read the same rows from SQLite and COPY them, without verification.
     pg::Connection conn(FreshDatabase());
-    conn.Exec("INSERT INTO repositories (key, name, canonical_path, created_at) VALUES ('bench', 'b', '/b', 'now')");
+    conn.Exec(
+        "INSERT INTO repositories (key, name, canonical_path, created_at) VALUES ('bench', 'b', '/b', "
+        "'now')");
     Stopwatch raw;
     sqlite3* db = nullptr;
     sqlite3_open_v2((tmp.path() / "root/repo/prodigy.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
@@ -222,8 +228,10 @@ int Main(int argc, char** argv) {
                            reinterpret_cast<const char*>(sqlite3_column_text(st, 1)),
                            reinterpret_cast<const char*>(sqlite3_column_text(st, 2)));
         for (const char* p = reinterpret_cast<const char*>(sqlite3_column_text(st, 3)); *p; ++p) {
-          if (*p == '\\') buf += "\\\\";
-          else buf += *p;
+          if (*p == '\\')
+            buf += "\\\\";
+          else
+            buf += *p;
         }
         buf += '\n';
         if (buf.size() > (1 << 20)) {

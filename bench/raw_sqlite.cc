@@ -12,8 +12,10 @@ namespace {
 
 void BindText(sqlite3_stmt* s, int i, const std::string& v) {
   // The library binds empty extracted columns as NULL; do the same.
-  if (v.empty()) sqlite3_bind_null(s, i);
-  else sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  if (v.empty())
+    sqlite3_bind_null(s, i);
+  else
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
 }  // namespace
@@ -66,8 +68,10 @@ void RawStore::Insert(std::span<const Event> rows) {
     sqlite3_bind_text(insert_, 1, e.job_id.data(), static_cast<int>(e.job_id.size()), SQLITE_STATIC);
     BindText(insert_, 2, e.record_id);
     BindText(insert_, 3, e.timestamp);
-    if (e.ts_ns) sqlite3_bind_int64(insert_, 4, *e.ts_ns);
-    else sqlite3_bind_null(insert_, 4);
+    if (e.ts_ns)
+      sqlite3_bind_int64(insert_, 4, *e.ts_ns);
+    else
+      sqlite3_bind_null(insert_, 4);
     BindText(insert_, 5, e.event_type);
     BindText(insert_, 6, e.event_name);
     BindText(insert_, 7, e.event_job_id);

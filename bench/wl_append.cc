@@ -46,8 +46,10 @@ std::vector<Contender> Contenders(const std::vector<std::string>& lines, const s
       GlobalStorage s = GlobalStorage::OpenWithConfig(MakeRepo(dir), config);
       Stopwatch w;
       for (size_t i = 0; i < total; i += batch) {
-        if (batch == 1) s.AppendEvent(kJob, lines[i]);
-        else s.AppendEvents(kJob, std::span(lines).subspan(i, std::min(batch, total - i)));
+        if (batch == 1)
+          s.AppendEvent(kJob, lines[i]);
+        else
+          s.AppendEvents(kJob, std::span(lines).subspan(i, std::min(batch, total - i)));
       }
       return w.Seconds();
     };
@@ -63,10 +65,12 @@ std::vector<Contender> Contenders(const std::vector<std::string>& lines, const s
     };
   };
   std::vector<Contender> out = {
-      {"raw", [&rows, total, batch](const fs::path& dir) {
+      {"raw",
+       [&rows, total, batch](const fs::path& dir) {
          RawStore raw(dir / "raw.db");
          Stopwatch w;
-         for (size_t i = 0; i < total; i += batch) raw.Insert(std::span(rows).subspan(i, std::min(batch, total - i)));
+         for (size_t i = 0; i < total; i += batch)
+           raw.Insert(std::span(rows).subspan(i, std::min(batch, total - i)));
          return w.Seconds();
        }},
       {"lib_off", lib(false)},
@@ -84,12 +88,14 @@ void AddRows(Table& t, const std::string& workload, const std::vector<double>& s
   const auto rate = [&](size_t i) { return static_cast<double>(total) / secs[i]; };
   const std::string call = batch == 1 ? "AppendEvent" : fmt::format("AppendEvents x{}", batch);
   const std::string raw = batch == 1 ? "raw C API, 1 row/txn" : fmt::format("raw C API, {} rows/txn", batch);
-  const std::string per = batch == 1 ? "open/append/close per record" : fmt::format("open/append {} lines/close", batch);
+  const std::string per =
+      batch == 1 ? "open/append/close per record" : fmt::format("open/append {} lines/close", batch);
   const bool targeted = batch > 1;
   const double r_off = rate(1) / rate(0);
   t.Add({workload, call + ", mirrors off", Rate(rate(1)), raw, Rate(rate(0)), r_off,
          targeted ? ">= 0.8x" : "", targeted ? std::optional<bool>(r_off >= 0.8) : std::nullopt});
-  t.Add({workload, call + ", mirrors on", Rate(rate(2)), raw, Rate(rate(0)), rate(2) / rate(0), "", std::nullopt});
+  t.Add({workload, call + ", mirrors on", Rate(rate(2)), raw, Rate(rate(0)), rate(2) / rate(0), "",
+         std::nullopt});
   t.Add({workload, call + ", mirrors on", Rate(rate(2)), "JSONL " + per, Rate(rate(3)), rate(2) / rate(3), "",
          std::nullopt});
   t.Add({workload, call + ", mirrors on", Rate(rate(2)), "JSONL " + per + " + fdatasync", Rate(rate(4)),
@@ -110,13 +116,14 @@ void RunAppend(const Sizes& sz, Table& t) {
   for (const auto& l : lines) rows.push_back(internal::ExtractEvent(kJob, l));
 
   Progress(fmt::format("append: {} events one per transaction, {} rounds", sz.single_appends, sz.rounds));
-  AddRows(t, "2 append 1/txn", MedianSeconds(sz.rounds, Contenders(lines, rows, sz.single_appends, 1), "append"),
+  AddRows(t, "2 append 1/txn",
+          MedianSeconds(sz.rounds, Contenders(lines, rows, sz.single_appends, 1), "append"),
           sz.single_appends, 1);
   for (size_t batch : {100, 1000}) {
     Progress(fmt::format("append: {} events in batches of {}, {} rounds", sz.batch_events, batch, sz.rounds));
     AddRows(t, fmt::format("2 append batch {}", batch),
-            MedianSeconds(sz.rounds, Contenders(lines, rows, sz.batch_events, batch), "append"), sz.batch_events,
-            batch);
+            MedianSeconds(sz.rounds, Contenders(lines, rows, sz.batch_events, batch), "append"),
+            sz.batch_events, batch);
   }
 }
 

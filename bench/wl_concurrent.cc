@@ -132,8 +132,7 @@ void RunConcurrent(const Sizes& sz, Table& t) {
       t.Add({"3 concurrent appends",
              fmt::format("{} procs, mirrors {}, {} errors", kProcs[i], mirrors ? "on" : "off", errors[i]),
              Rate(rate(i)), fmt::format("1 proc, {} errors", errors[0]), Rate(rate(0)), ratio,
-             targeted ? ">= 0.5x, 0 errors" : "0 errors",
-             (errors[i] == 0 && (!targeted || ratio >= 0.5))});
+             targeted ? ">= 0.5x, 0 errors" : "0 errors", (errors[i] == 0 && (!targeted || ratio >= 0.5))});
     }
     if (!first_error.empty()) t.Note(fmt::format("concurrent appends, first error: {}", first_error));
   }

@@ -69,7 +69,8 @@ void RunDlq(const Sizes& sz, Table& t) {
   const fs::path repo = MakeRepo(dir.path());
   const fs::path job_base = dir.path() / "prodigy" / "dlq" / "repo";
   std::vector<std::string> jobs;
-  Progress(fmt::format("DLQ: writing {} items in {} jobs (database and Prodigy's files)", sz.dlq_items, kJobs));
+  Progress(
+      fmt::format("DLQ: writing {} items in {} jobs (database and Prodigy's files)", sz.dlq_items, kJobs));
   {
     GlobalStorage s = GlobalStorage::OpenWithConfig(repo, BenchConfig(dir.path(), false));
     Rng rng(5);
@@ -102,7 +103,8 @@ void RunDlq(const Sizes& sz, Table& t) {
     std::string job;  // empty: all jobs
     std::vector<std::string> jobs;
   };
-  const Case cases[] = {{"5 DLQ stats, all jobs", "", jobs}, {"5 DLQ stats, one job", jobs[kJobs / 2], {jobs[kJobs / 2]}}};
+  const Case cases[] = {{"5 DLQ stats, all jobs", "", jobs},
+                        {"5 DLQ stats, one job", jobs[kJobs / 2], {jobs[kJobs / 2]}}};
   for (const Case& c : cases) {
     Progress("DLQ: " + c.name);
     std::vector<double> ours, files;

@@ -116,13 +116,14 @@ std::pair<double, int64_t> ImportOnce(const fs::path& legacy_dir, size_t lines, 
                                       const fs::path& err) {
   TempDir work("import-ours");
   Settle();
-  const ChildResult res = RunProcess(
-      {SelfExe().string(), "--child-import", work.path().string(), legacy_dir.string(), mirrors ? "on" : "off"},
-      std::nullopt, err);
+  const ChildResult res = RunProcess({SelfExe().string(), "--child-import", work.path().string(),
+                                      legacy_dir.string(), mirrors ? "on" : "off"},
+                                     std::nullopt, err);
   if (res.exit_code != 0) throw std::runtime_error("import child failed: see " + err.string());
   const size_t space = res.out.find(' ');
   if (std::stoull(res.out.substr(0, space)) != lines) {
-    throw std::runtime_error(fmt::format("the importer stored {} events of {} lines", res.out.substr(0, space), lines));
+    throw std::runtime_error(
+        fmt::format("the importer stored {} events of {} lines", res.out.substr(0, space), lines));
   }
   // The child's own clock: process start and open are not import work.
   return {std::stod(res.out.substr(space + 1)), res.max_rss_kb};
@@ -137,8 +138,8 @@ constexpr size_t kSqliteUtilsLines = 200000;
 double SqliteUtilsRate(const fs::path& file, size_t lines, int64_t* rss_kb) {
   TempDir work("import-su");
   Settle();
-  const ChildResult res =
-      RunProcess({"sqlite-utils", "insert", (work.path() / "su.db").string(), "events", file.string(), "--nl"});
+  const ChildResult res = RunProcess(
+      {"sqlite-utils", "insert", (work.path() / "su.db").string(), "events", file.string(), "--nl"});
   if (res.exit_code != 0) throw std::runtime_error("sqlite-utils insert failed");
   const int64_t rows = CountRows(work.path() / "su.db");
   if (rows != static_cast<int64_t>(lines)) {
@@ -189,8 +190,9 @@ void RunImport(const Sizes& sz, Table& t) {
   const std::string ours_name = "ImportPaths (import + verify), mirrors off";
   const std::string wl = fmt::format("1 import {} lines, {:.0f} MB", lines, bytes / 1e6);
   if (have_su) {
-    const std::string su_name = su_lines < lines ? fmt::format("sqlite-utils insert --nl ({} lines)", su_lines)
-                                                 : "sqlite-utils insert --nl";
+    const std::string su_name = su_lines < lines
+                                    ? fmt::format("sqlite-utils insert --nl ({} lines)", su_lines)
+                                    : "sqlite-utils insert --nl";
     const double ratio = Median(vs_su);
     t.Add({wl, ours_name, MBps(Median(ours)), su_name, MBps(Median(su)), ratio, ">= 5x", ratio >= 5});
     t.Add({wl, "ImportPaths, mirrors on (default)", MBps(ours_mirrors), su_name, MBps(Median(su)),

@@ -64,8 +64,8 @@ void RunOpen(const Sizes& sz, Table& t) {
   }
   const double med = Median(open_s), p95 = Percentile(open_s, 95);
   const double raw_med = Median(raw_s), raw_p95 = Percentile(raw_s, 95);
-  t.Add({"6 open, nothing to migrate", "OpenWithConfig, median", Ms(med), "sqlite3_open_v2 + user_version, median",
-         Ms(raw_med), raw_med / med, "<= 5 ms", med <= 0.005});
+  t.Add({"6 open, nothing to migrate", "OpenWithConfig, median", Ms(med),
+         "sqlite3_open_v2 + user_version, median", Ms(raw_med), raw_med / med, "<= 5 ms", med <= 0.005});
   t.Add({"6 open, nothing to migrate", "OpenWithConfig, p95", Ms(p95), "sqlite3_open_v2 + user_version, p95",
          Ms(raw_p95), raw_p95 / p95, "<= 5 ms", p95 <= 0.005});
   t.Note(fmt::format("open: closing a GlobalStorage takes {} (median) on top", Ms(Median(close_s))));

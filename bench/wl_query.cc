@@ -64,10 +64,11 @@ void RunQueries(const Sizes& sz, Table& t) {
     GlobalStorage m = GlobalStorage::OpenWithConfig(repo, BenchConfig(dir.path(), true));
     Stopwatch mirror;
     m.RegenerateMirrors();
-    t.Note(fmt::format("queries: {} events in {} jobs ({:.0f} MB of JSONL) loaded with AppendEvents x5000 "
-                       "(mirrors off) at {}; mirrors regenerated in {}",
-                       lines.size(), job_ids.size(), BytesOf(dir.path() / "store" / "repo" / "events") / 1e6,
-                       Rate(static_cast<double>(lines.size()) / load_s, " events/s"), Ms(mirror.Seconds())));
+    t.Note(
+        fmt::format("queries: {} events in {} jobs ({:.0f} MB of JSONL) loaded with AppendEvents x5000 "
+                    "(mirrors off) at {}; mirrors regenerated in {}",
+                    lines.size(), job_ids.size(), BytesOf(dir.path() / "store" / "repo" / "events") / 1e6,
+                    Rate(static_cast<double>(lines.size()) / load_s, " events/s"), Ms(mirror.Seconds())));
   }
   const fs::path events_dir = dir.path() / "store" / "repo" / "events";
   const std::string job = job_ids[job_ids.size() / 2];
@@ -86,19 +87,19 @@ void RunQueries(const Sizes& sz, Table& t) {
                        return Emit(s, q);
                      },
                      {"-c", ".", job_file}});
-  queries.push_back({"type + agent + time window, all jobs",
-                     [&](GlobalStorage& s) {
-                       EventQuery q;
-                       q.types = {"agent_completed"};
-                       q.agent_id = agent;
-                       q.since_ns = since;
-                       q.until_ns = until;
-                       return Emit(s, q);
-                     },
-                     {"-c", "--arg", "a", agent, "--arg", "s", FormatTimestamp(since), "--arg", "u",
-                      FormatTimestamp(until),
-                      R"(select(.event.event_type=="agent_completed" and .event.agent_id==$a and .timestamp>=$s and .timestamp<$u))"},
-                     true});
+  queries.push_back(
+      {"type + agent + time window, all jobs",
+       [&](GlobalStorage& s) {
+         EventQuery q;
+         q.types = {"agent_completed"};
+         q.agent_id = agent;
+         q.since_ns = since;
+         q.until_ns = until;
+         return Emit(s, q);
+       },
+       {"-c", "--arg", "a", agent, "--arg", "s", FormatTimestamp(since), "--arg", "u", FormatTimestamp(until),
+        R"(select(.event.event_type=="agent_completed" and .event.agent_id==$a and .timestamp>=$s and .timestamp<$u))"},
+       true});
   queries.push_back({"count agent_failed of one job",
                      [&](GlobalStorage& s) {
                        EventQuery q;
@@ -117,10 +118,11 @@ void RunQueries(const Sizes& sz, Table& t) {
                      {"-n", "10", job_file},
                      false,
                      "tail"});
-  queries.push_back({"stats by type, all jobs",
-                     [&](GlobalStorage& s) { return static_cast<int64_t>(s.GroupEvents({}, EventGroupBy::kType).size()); },
-                     {"-c", "-n", "reduce inputs as $e ({}; .[$e.event.event_type] += 1) | to_entries[]"},
-                     true});
+  queries.push_back(
+      {"stats by type, all jobs",
+       [&](GlobalStorage& s) { return static_cast<int64_t>(s.GroupEvents({}, EventGroupBy::kType).size()); },
+       {"-c", "-n", "reduce inputs as $e ({}; .[$e.event.event_type] += 1) | to_entries[]"},
+       true});
   for (auto& q : queries) {
     if (q.all_files) q.jq_args.insert(q.jq_args.end(), all_files.begin(), all_files.end());
   }
@@ -157,10 +159,11 @@ void RunQueries(const Sizes& sz, Table& t) {
     const double j = Median(theirs);
     const bool filtered = q.name.rfind("type + agent", 0) == 0;
     t.Add({"4 query: " + q.name, fmt::format("library, open + query ({} results)", ours_n), Ms(o),
-           fmt::format("{} over mirror ({} results)", q.program, jq_n), Ms(j), j / o, filtered ? ">= 100x" : "",
-           filtered ? std::optional<bool>(j / o >= 100) : std::nullopt});
+           fmt::format("{} over mirror ({} results)", q.program, jq_n), Ms(j), j / o,
+           filtered ? ">= 100x" : "", filtered ? std::optional<bool>(j / o >= 100) : std::nullopt});
     if (ours_n != jq_n) {
-      t.Note(fmt::format("query '{}': the library returned {} results and jq {}: investigate", q.name, ours_n, jq_n));
+      t.Note(fmt::format("query '{}': the library returned {} results and jq {}: investigate", q.name, ours_n,
+                         jq_n));
     }
   }
 }

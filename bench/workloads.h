@@ -13,15 +13,15 @@
 namespace prodigy::bench {
 
 struct Sizes {
-  std::string mode;             // "quick" or "full"
-  size_t import_lines;          // legacy JSONL file to import
-  size_t single_appends;        // events appended one per transaction
-  size_t batch_events;          // events appended in batches
-  size_t concurrent_per_proc;   // events per process (one per transaction)
-  size_t query_events;          // events in the store queried
-  size_t dlq_items;             // DLQ items for stats
-  int opens;                    // opens timed
-  int rounds;                   // rounds of the short workloads (median reported)
+  std::string mode;            // "quick" or "full"
+  size_t import_lines;         // legacy JSONL file to import
+  size_t single_appends;       // events appended one per transaction
+  size_t batch_events;         // events appended in batches
+  size_t concurrent_per_proc;  // events per process (one per transaction)
+  size_t query_events;         // events in the store queried
+  size_t dlq_items;            // DLQ items for stats
+  int opens;                   // opens timed
+  int rounds;                  // rounds of the short workloads (median reported)
 };
 
 Sizes QuickSizes();

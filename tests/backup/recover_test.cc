@@ -43,7 +43,8 @@ void Populate(const Sandbox& sb) {
   const std::string jobs[] = {"job-a", "job-b", "job/with slash"};
   for (int n = 0; n < 300; ++n) s.AppendEvent(jobs[n % 3], EventJson(n, "agent_started", jobs[n % 3]));
   for (int i = 0; i < 12; ++i) {
-    s.AddDlqItem("job-a", DlqItemJson(fmt::format("item_{}", i), fmt::format("2025-09-20T17:0{}:00Z", i % 10)));
+    s.AddDlqItem("job-a",
+                 DlqItemJson(fmt::format("item_{}", i), fmt::format("2025-09-20T17:0{}:00Z", i % 10)));
   }
   for (int v = 1; v <= 3; ++v) s.WriteState("job-a", StateJson("job-a", v, v == 3));
   for (int i = 0; i < 5; ++i) s.SaveSession(SessionJson(fmt::format("session-{}", i), "InProgress"));
@@ -52,7 +53,8 @@ void Populate(const Sandbox& sb) {
   }
 }
 
-void CheckSound(const Sandbox& sb, const StorageConfig& config, const Expected& want, const std::string& trial) {
+void CheckSound(const Sandbox& sb, const StorageConfig& config, const Expected& want,
+                const std::string& trial) {
   GlobalStorage s = GlobalStorage::OpenWithConfig(sb.repo, config);
   CHECK_MESSAGE(s.CheckIntegrity().empty(), trial);
   CHECK_MESSAGE(s.CheckMirrors().empty(), trial);
@@ -85,7 +87,8 @@ TEST_CASE("100 trials of random page damage: every document of the mirrors comes
   REQUIRE(want.events.size() == 3);
   const fs::path template_root = sb.tmp / "template";
   fs::copy(sb.root, template_root, fs::copy_options::recursive);
-  const int64_t pages = static_cast<int64_t>(fs::file_size(template_root / "my-repo" / "prodigy.db")) / kPageSize;
+  const int64_t pages =
+      static_cast<int64_t>(fs::file_size(template_root / "my-repo" / "prodigy.db")) / kPageSize;
   REQUIRE(pages > 20);
 
   std::mt19937_64 rng(20261202);
@@ -160,7 +163,8 @@ TEST_CASE("newest wins: a mirror file written after its row replaces the damaged
   CHECK(sessions_reported);
 }
 
-TEST_CASE("with the schema page lost the mirrors alone give every mirrored event back; a torn line is set aside") {
+TEST_CASE(
+    "with the schema page lost the mirrors alone give every mirrored event back; a torn line is set aside") {
   Sandbox sb;
   StorageConfig no_mirrors = sb.Config();
   {
@@ -186,7 +190,8 @@ TEST_CASE("with the schema page lost the mirrors alone give every mirrored event
   REQUIRE(report.needed);
   GlobalStorage s = sb.Open();
   CHECK(s.ReadEvents("job-a").size() == 10);  // the 5 unmirrored ones were on lost pages
-  CHECK(fs::exists(report.damaged_copy.parent_path() / "rejected-mirrors" / "events" / "job-a" / "events.jsonl"));
+  CHECK(fs::exists(report.damaged_copy.parent_path() / "rejected-mirrors" / "events" / "job-a" /
+                   "events.jsonl"));
   bool torn_reported = false;
   for (const std::string& p : report.problems) torn_reported |= p.find("events.jsonl") != std::string::npos;
   CHECK(torn_reported);

@@ -49,34 +49,53 @@ std::vector<std::string> OldRun() {
   auto at = [](int sec) { return fmt::format("2025-09-20T17:{:02}:{:02}.482913Z", 3 + sec / 60, sec % 60); };
   std::vector<std::string> events;
   int n = 0;
-  events.push_back(Record(++n, at(0), fmt::format(
-      R"({{"event_type":"job_started","job_id":"{}","config":{{"input":"work-items.json","json_path":"$.items[*]",)"
-      R"("max_parallel":5,"timeout_per_agent":600,"retry_on_failure":2}},"total_items":3,"timestamp":"{}"}})",
-      job, at(0))));
+  events.push_back(Record(
+      ++n, at(0),
+      fmt::format(
+          R"({{"event_type":"job_started","job_id":"{}","config":{{"input":"work-items.json","json_path":"$.items[*]",)"
+          R"("max_parallel":5,"timeout_per_agent":600,"retry_on_failure":2}},"total_items":3,"timestamp":"{}"}})",
+          job, at(0))));
   for (int a = 0; a < 3; ++a) {
-    events.push_back(Record(++n, at(1 + a), fmt::format(
-        R"({{"event_type":"agent_started","job_id":"{}","agent_id":"agent-{}-item_{}","item_id":"item_{}",)"
-        R"("worktree":"mapreduce-agent-{}","attempt":1}})",
-        session, a, a, a, a)));
+    events.push_back(Record(
+        ++n, at(1 + a),
+        fmt::format(
+            R"({{"event_type":"agent_started","job_id":"{}","agent_id":"agent-{}-item_{}","item_id":"item_{}",)"
+            R"("worktree":"mapreduce-agent-{}","attempt":1}})",
+            session, a, a, a, a)));
   }
-  events.push_back(Record(++n, at(61), fmt::format(
-      R"({{"event_type":"agent_completed","job_id":"{}","agent_id":"agent-0-item_0","duration":[61,5000000],)"
-      R"("commits":["[agent-0-item_0] 7ca920a0"]}})", session)));
-  events.push_back(Record(++n, at(95), fmt::format(
-      R"({{"event_type":"agent_completed","job_id":"{}","agent_id":"agent-1-item_1","duration":[93,250000000],)"
-      R"("commits":[]}})", session)));
-  events.push_back(Record(++n, at(120), fmt::format(
-      R"({{"event_type":"agent_failed","job_id":"{}","agent_id":"agent-2-item_2","error":"Command failed with exit code 101",)"
-      R"("retry_eligible":true}})", session)));
-  events.push_back(Record(++n, at(121), fmt::format(
-      R"({{"event_type":"agent_retrying","job_id":"{}","agent_id":"agent-2-item_2","attempt":2,"backoff_ms":1000}})",
-      session)));
-  events.push_back(Record(++n, at(148), fmt::format(
-      R"({{"event_type":"d_l_q_item_added","job_id":"{}","item_id":"item_2",)"
-      R"("error_signature":"Unknown::Command failed with exit code","failure_count":3}})", job)));
-  events.push_back(Record(++n, at(170), fmt::format(
-      R"({{"event_type":"job_completed","job_id":"{}","duration":[170,219004000],"success_count":2,"failure_count":1}})",
-      job)));
+  events.push_back(Record(
+      ++n, at(61),
+      fmt::format(
+          R"({{"event_type":"agent_completed","job_id":"{}","agent_id":"agent-0-item_0","duration":[61,5000000],)"
+          R"("commits":["[agent-0-item_0] 7ca920a0"]}})",
+          session)));
+  events.push_back(Record(
+      ++n, at(95),
+      fmt::format(
+          R"({{"event_type":"agent_completed","job_id":"{}","agent_id":"agent-1-item_1","duration":[93,250000000],)"
+          R"("commits":[]}})",
+          session)));
+  events.push_back(Record(
+      ++n, at(120),
+      fmt::format(
+          R"({{"event_type":"agent_failed","job_id":"{}","agent_id":"agent-2-item_2","error":"Command failed with exit code 101",)"
+          R"("retry_eligible":true}})",
+          session)));
+  events.push_back(Record(
+      ++n, at(121),
+      fmt::format(
+          R"({{"event_type":"agent_retrying","job_id":"{}","agent_id":"agent-2-item_2","attempt":2,"backoff_ms":1000}})",
+          session)));
+  events.push_back(
+      Record(++n, at(148),
+             fmt::format(R"({{"event_type":"d_l_q_item_added","job_id":"{}","item_id":"item_2",)"
+                         R"("error_signature":"Unknown::Command failed with exit code","failure_count":3}})",
+                         job)));
+  events.push_back(Record(
+      ++n, at(170),
+      fmt::format(
+          R"({{"event_type":"job_completed","job_id":"{}","duration":[170,219004000],"success_count":2,"failure_count":1}})",
+          job)));
   return events;
 }
 
@@ -84,17 +103,20 @@ std::vector<std::string> RecentEvents(int first, int count, int64_t start_ns) {
   std::vector<std::string> events;
   for (int i = 0; i < count; ++i) {
     const int n = first + i;
-    events.push_back(Record(n, FormatTimestamp(start_ns + i * kMinuteNs / 10), fmt::format(
-        R"({{"event_type":"agent_progress","job_id":"session-recent","agent_id":"agent-{}","step":"step {}",)"
-        R"("progress_pct":{}.5}})", i % 2, n, i * 10)));
+    events.push_back(Record(
+        n, FormatTimestamp(start_ns + i * kMinuteNs / 10),
+        fmt::format(
+            R"({{"event_type":"agent_progress","job_id":"session-recent","agent_id":"agent-{}","step":"step {}",)"
+            R"("progress_pct":{}.5}})",
+            i % 2, n, i * 10)));
   }
   return events;
 }
 
 std::string DlqItem(const std::string& item, const std::string& last_attempt, const std::string& error_type,
                     const std::string& message, bool eligible) {
-  const std::string type_json = error_type == "CommandFailed" ? R"({"CommandFailed":{"exit_code":1}})"
-                                                              : "\"" + error_type + "\"";
+  const std::string type_json =
+      error_type == "CommandFailed" ? R"({"CommandFailed":{"exit_code":1}})" : "\"" + error_type + "\"";
   const std::string signature = error_type == "CommandFailed" ? "CommandFailed { exit_code: 1 }::" + message
                                                               : error_type + "::" + message;
   return fmt::format(R"({{
@@ -157,7 +179,8 @@ std::string State(int version) {
   "setup_output": null,
   "setup_completed": false
 }})",
-                     3 + version, version, version - 1, version == 3 ? 1 : 0, version == 3 ? "true" : "false");
+                     3 + version, version, version - 1, version == 3 ? 1 : 0,
+                     version == 3 ? "true" : "false");
 }
 
 std::string Session(const std::string& id, const std::string& status, const std::string& ended) {
@@ -203,8 +226,10 @@ void Populate(GlobalStorage& store) {
                                     "Command failed with exit code", true));
   store.AddDlqItem(dlq_job, DlqItem("item_2", "2025-09-20T18:10:00.000001Z", "Unknown",
                                     "Command failed with exit code", true));
-  store.AddDlqItem(dlq_job, DlqItem("item_3", "2025-09-20T19:01:00.000001Z", "Timeout", "agent timed out", true));
-  store.AddDlqItem(dlq_job, DlqItem("item_4", "2025-09-20T19:02:00.000001Z", "Timeout", "agent timed out", false));
+  store.AddDlqItem(dlq_job,
+                   DlqItem("item_3", "2025-09-20T19:01:00.000001Z", "Timeout", "agent timed out", true));
+  store.AddDlqItem(dlq_job,
+                   DlqItem("item_4", "2025-09-20T19:02:00.000001Z", "Timeout", "agent timed out", false));
 
   for (int v = 1; v <= 3; ++v) store.WriteState("mapreduce-1758387792480", State(v));
   store.SaveSession(Session("session-aaa", "InProgress", "null"));
@@ -221,11 +246,12 @@ void Populate(GlobalStorage& store) {
     }
   }
   if (saved == 0) {
-    store.SaveCheckpoint(R"({"workflow_id":"workflow-1758167434332","execution_state":{"current_step_index":2,)"
-                         R"("total_steps":5,"status":"Running","start_time":"2025-09-18T03:50:31.118204Z",)"
-                         R"("last_checkpoint":"2025-09-18T04:18:51.000402Z"},"completed_steps":[],)"
-                         R"("variable_state":{},"mapreduce_state":null,"timestamp":"2025-09-18T04:18:51.000402Z",)"
-                         R"("version":1,"workflow_hash":"3","total_steps":5,"workflow_name":"implement"})");
+    store.SaveCheckpoint(
+        R"({"workflow_id":"workflow-1758167434332","execution_state":{"current_step_index":2,)"
+        R"("total_steps":5,"status":"Running","start_time":"2025-09-18T03:50:31.118204Z",)"
+        R"("last_checkpoint":"2025-09-18T04:18:51.000402Z"},"completed_steps":[],)"
+        R"("variable_state":{},"mapreduce_state":null,"timestamp":"2025-09-18T04:18:51.000402Z",)"
+        R"("version":1,"workflow_hash":"3","total_steps":5,"workflow_name":"implement"})");
   }
 }
 

@@ -103,8 +103,8 @@ TEST_CASE("a lease is granted to one holder at a time, with growing tokens") {
   CHECK(b->token > a->token);
 
   std::string message;
-  CHECK(CodeOf([&] { leases.Acquire("job-1", "host-c:3", milliseconds(1000), milliseconds(50)); }, &message) ==
-        ErrorCode::kBusy);
+  CHECK(CodeOf([&] { leases.Acquire("job-1", "host-c:3", milliseconds(1000), milliseconds(50)); },
+               &message) == ErrorCode::kBusy);
   CHECK(message.find("lease job-1 not acquired by host-c:3 within 50 ms: it is held by host-b:2") !=
         std::string::npos);
   CHECK(message.find("leases release job-1 --force") != std::string::npos);
@@ -137,13 +137,15 @@ TEST_CASE("an expired lease goes to the next holder; the old one can neither ext
   // The new holder has not written yet: the grant alone fences the old one.
   CHECK(CodeOf([&] { storage.WriteState("job-1", StateJson("job-1", 2), old.token); }, &message) ==
         ErrorCode::kFenced);
-  CHECK(message == fmt::format("state of job job-1 not written: its lease token {} is older than token {}, the "
-                               "newest granted for this job; the lease was lost (expired or taken over), so stop "
-                               "working on the job and acquire its lease again",
-                               old.token, next.token));
+  CHECK(message ==
+        fmt::format("state of job job-1 not written: its lease token {} is older than token {}, the "
+                    "newest granted for this job; the lease was lost (expired or taken over), so stop "
+                    "working on the job and acquire its lease again",
+                    old.token, next.token));
   CHECK(storage.ReadState("job-1")->version == 1);
   CHECK(storage.WriteState("job-1", StateJson("job-1", 2), next.token) == 2);
-  CHECK(CodeOf([&] { storage.WriteState("job-1", StateJson("job-1", 3), 0); }) == ErrorCode::kInvalidArgument);
+  CHECK(CodeOf([&] { storage.WriteState("job-1", StateJson("job-1", 3), 0); }) ==
+        ErrorCode::kInvalidArgument);
 }
 
 TEST_CASE("two processes contend: exactly one holds the lease at any time, tokens grow") {
@@ -158,7 +160,8 @@ TEST_CASE("two processes contend: exactly one holds the lease at any time, token
       GlobalStorage storage = c.Open();
       Leases leases(storage);
       for (int i = 0; i < kRounds; ++i) {
-        Lease lease = leases.Acquire("job-1", fmt::format("child-{}", child), milliseconds(5000), milliseconds(30000));
+        Lease lease =
+            leases.Acquire("job-1", fmt::format("child-{}", child), milliseconds(5000), milliseconds(30000));
         // O_EXCL: a second holder inside the critical section fails here.
         const int fd = ::open(inside.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
         if (fd < 0) return 3;
@@ -287,7 +290,8 @@ TEST_CASE("Redis killed mid-lease: clear errors, appends and fenced writes go on
   c.redis->Start();
   Lease next = *leases.TryAcquire("job-1", "other", milliseconds(10000));
   CHECK(next.token > lease.token);
-  CHECK(CodeOf([&] { storage.WriteState("job-1", StateJson("job-1", 3), lease.token); }) == ErrorCode::kFenced);
+  CHECK(CodeOf([&] { storage.WriteState("job-1", StateJson("job-1", 3), lease.token); }) ==
+        ErrorCode::kFenced);
   storage.WriteState("job-1", StateJson("job-1", 3), next.token);
   // Notifications resume.
   const int64_t seq3 = storage.AppendEvent("job-1", EventJson(3));
@@ -318,8 +322,9 @@ TEST_CASE("a redis_url is refused when Redis support is not built, and malformed
   config.redis_url = "unix:///tmp/redis.sock";
   std::string message;
   CHECK(CodeOf([&] { GlobalStorage::OpenWithConfig(c.box.repo, config); }, &message) == ErrorCode::kConfig);
-  CHECK(message.find("built without Redis support: rebuild it with `meson configure build -Dredis=enabled`") !=
-        std::string::npos);
+  CHECK(
+      message.find("built without Redis support: rebuild it with `meson configure build -Dredis=enabled`") !=
+      std::string::npos);
 #endif
 }
 

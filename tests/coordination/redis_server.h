@@ -44,8 +44,8 @@ class RedisServer {
       ::dup2(log, 1);
       ::dup2(log, 2);
       const std::string sock = socket().string();
-      ::execl(binary, binary, "--port", "0", "--unixsocket", sock.c_str(), "--unixsocketperm", "700", "--save", "",
-              "--appendonly", "no", "--dir", dir_.c_str(), static_cast<char*>(nullptr));
+      ::execl(binary, binary, "--port", "0", "--unixsocket", sock.c_str(), "--unixsocketperm", "700",
+              "--save", "", "--appendonly", "no", "--dir", dir_.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -11,13 +11,13 @@
 
 static int failures = 0;
 
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, \
-              __LINE__, #cond, prodigy_last_error());                      \
-      ++failures;                                                          \
-    }                                                                      \
+#define CHECK(cond)                                                                           \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, #cond, \
+              prodigy_last_error());                                                          \
+      ++failures;                                                                             \
+    }                                                                                         \
   } while (0)
 
 #define OK(call) CHECK((call) == PRODIGY_OK)
@@ -136,7 +136,8 @@ static void TestDocuments(prodigy_store* store) {
   OK(prodigy_state_read(store, "no-job", &json));
   CHECK(json == NULL);
 
-  const char* session = "{\"session_id\":\"s-1\",\"status\":\"InProgress\",\"started_at\":\"2025-09-20T17:00:00Z\"}";
+  const char* session =
+      "{\"session_id\":\"s-1\",\"status\":\"InProgress\",\"started_at\":\"2025-09-20T17:00:00Z\"}";
   OK(prodigy_session_save(store, session));
   OK(prodigy_session_load(store, "s-1", &json));
   CHECK(json != NULL && strcmp(json, session) == 0);

@@ -60,7 +60,10 @@ TEST_CASE("an unreadable file is reported and kept; the rest is migrated") {
     const LegacySource* s = FindSource(report, "workflow-1.checkpoint.json");
     const LegacySource* d = FindSource(report, "dlq/job-1");
     std::ofstream out(result);
-    out << report.failed << "\n" << report.imported << "\n" << report.removed << "\n" << (s ? s->error : "?") << "\n"
+    out << report.failed << "\n"
+        << report.imported << "\n"
+        << report.removed << "\n"
+        << (s ? s->error : "?") << "\n"
         << (d ? d->error : "?") << "\n";
     return 0;
   });
@@ -98,13 +101,17 @@ TEST_CASE("invalid UTF-8, carriage returns and broken documents are kept verbati
   CHECK(report.removed == 4);
   GlobalStorage storage = sb.Open();
   CHECK(storage.ReadEvents("global").size() == 1);
-  CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE line_no = 2") == "contains a carriage return");
+  CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE line_no = 2") ==
+        "contains a carriage return");
   CHECK(Query(storage, "SELECT raw FROM unparsed_lines WHERE line_no = 2") == EventJson(1) + "\r");
   CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE line_no = 3") == "invalid UTF-8");
   CHECK(Query(storage, "SELECT raw FROM unparsed_lines WHERE line_no = 3") == bad.substr(0, bad.size() - 1));
   CHECK(Count(storage, "SELECT count(*) FROM unparsed_lines WHERE reason = 'blank line'") == 2);
-  CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE line_no = 0 AND CAST(raw AS TEXT) = '{\"item_data\": {}}'")
-            .find("required field \"item_id\" is missing") != std::string::npos);
+  CHECK(
+      Query(
+          storage,
+          "SELECT reason FROM unparsed_lines WHERE line_no = 0 AND CAST(raw AS TEXT) = '{\"item_data\": {}}'")
+          .find("required field \"item_id\" is missing") != std::string::npos);
   CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE line_no = 0 AND reason LIKE '%UTF-8%'") ==
         "invalid UTF-8");
   CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE line_no = 0 AND raw = X''") == "empty file");
@@ -141,7 +148,8 @@ TEST_CASE("symlinks are reported and kept, never followed, even out of the repos
   fs::create_directories(sb.repo / ".prodigy/mapreduce/dlq");
   fs::create_symlink(outside / "elsewhere.jsonl", sb.repo / ".prodigy/mapreduce/events/global/old.jsonl");
   fs::create_directory_symlink(outside / "dlq", sb.repo / ".prodigy/mapreduce/dlq/job-1");
-  fs::create_symlink("../../../../outside/elsewhere.jsonl", sb.repo / ".prodigy/mapreduce/events/global/rel.jsonl");
+  fs::create_symlink("../../../../outside/elsewhere.jsonl",
+                     sb.repo / ".prodigy/mapreduce/events/global/rel.jsonl");
 
   const MigrationReport report = Migrate(sb.repo, sb.Config(), {});
   CHECK(report.ok());
@@ -192,7 +200,8 @@ TEST_CASE("a file that changes while being imported is kept, reported, and impor
   CHECK(report.removed == 0);
   REQUIRE(report.sources.size() == 1);
   CHECK(report.sources[0].error.find("changed while it was being read") != std::string::npos);
-  CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) { return l.find("Migration incomplete") == 0; }));
+  CHECK(std::any_of(lines.begin(), lines.end(),
+                    [](const std::string& l) { return l.find("Migration incomplete") == 0; }));
   CHECK(ReadAll(sb.repo / kLog) == Lines(0, 5001));
   {
     GlobalStorage storage = sb.Open();
@@ -207,7 +216,8 @@ TEST_CASE("a file that changes while being imported is kept, reported, and impor
 
 TEST_CASE("a damaged gzip archive keeps its exact bytes and the lines before the damage") {
   Sandbox sb;
-  const fs::path ok = TestData() / "legacy/full/repo/.prodigy/events/archive/events_archive_20250906_075919.jsonl.gz";
+  const fs::path ok =
+      TestData() / "legacy/full/repo/.prodigy/events/archive/events_archive_20250906_075919.jsonl.gz";
   std::string gz = ReadAll(ok);
   WriteAll(sb.repo / ".prodigy/events/archive/truncated.jsonl.gz", gz.substr(0, gz.size() - 6));
   WriteAll(sb.repo / ".prodigy/events/archive/twice.jsonl.gz", gz + gz);  // concatenated members
@@ -281,7 +291,8 @@ TEST_CASE("a full disk stops the run before anything is deleted; the re-run comp
 TEST_CASE("rows changed after the import fail verification: the original is kept and the failure reported") {
   Sandbox sb;
   WriteAll(sb.repo / kLog, Lines(0, 10));
-  WriteAll(sb.repo / ".prodigy/mapreduce/dlq/job-1/items/item_1.json", DlqItemJson("item_1", "2025-09-20T17:05:40Z"));
+  WriteAll(sb.repo / ".prodigy/mapreduce/dlq/job-1/items/item_1.json",
+           DlqItemJson("item_1", "2025-09-20T17:05:40Z"));
   MigrationOptions keep;
   keep.keep_originals = true;
   REQUIRE(Migrate(sb.repo, sb.Config(), keep).ok());
@@ -306,7 +317,8 @@ TEST_CASE("rows changed after the import fail verification: the original is kept
   GlobalStorage storage = sb.Open();
   const auto files = ExportLegacy(storage, sb.tmp / "out");
   REQUIRE(files.size() == 2);
-  const auto bad = std::find_if(files.begin(), files.end(), [](const ExportedFile& f) { return !f.matches_original; });
+  const auto bad =
+      std::find_if(files.begin(), files.end(), [](const ExportedFile& f) { return !f.matches_original; });
   REQUIRE(bad != files.end());
   CHECK(bad->original == sb.repo / kLog);
   CHECK(bad->error.find("changed since") != std::string::npos);

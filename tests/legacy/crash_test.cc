@@ -47,9 +47,10 @@ void CheckNothingLost(const Sandbox& sb, const TreeSnapshot& repo_before, const 
   for (const char* table : {"events", "unparsed_lines", "source_blobs", "dlq_items", "job_states", "sessions",
                             "workflow_checkpoints"}) {
     INFO(table);
-    CHECK(Count(storage, fmt::format("SELECT count(*) FROM {} WHERE source_id IS NOT NULL AND source_id NOT IN "
-                                     "(SELECT id FROM import_sources)",
-                                     table)) == 0);
+    CHECK(
+        Count(storage, fmt::format("SELECT count(*) FROM {} WHERE source_id IS NOT NULL AND source_id NOT IN "
+                                   "(SELECT id FROM import_sources)",
+                                   table)) == 0);
   }
   // Every original is unchanged, or removed only after its import was recorded.
   auto check_tree = [&](const fs::path& base, const TreeSnapshot& before) {
@@ -75,9 +76,8 @@ TEST_CASE("a migration killed at any step loses nothing and a re-run completes w
   const Totals expected = Baseline();
   CHECK(expected.sources == 28);
   // mid_import:N and after_import:N count sources; mid_delete:N deletions.
-  const char* steps[] = {"after_plan",     "mid_import",     "mid_import:9", "mid_import:28",
-                         "after_import:1", "after_import:14", "after_verify", "mid_delete:1",
-                         "mid_delete:20"};
+  const char* steps[] = {"after_plan",      "mid_import",   "mid_import:9", "mid_import:28", "after_import:1",
+                         "after_import:14", "after_verify", "mid_delete:1", "mid_delete:20"};
   for (const char* step : steps) {
     SUBCASE(step) {
       Sandbox sb;

@@ -13,9 +13,9 @@
 
 #include <doctest/doctest.h>
 
-#include "../unit/test_util.h"
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include "../unit/test_util.h"
 
 #include "prodigy/storage.h"
 
@@ -91,8 +91,9 @@ inline void SetupFullFixture(const Sandbox& sb) {
   SetMtime(local / "session-6feea3fd-8b9a-4891-9326-45ddd35fbd70.json", 1758169000);
   SetMtime(local / "session_state.json", 1758168000);
   SetMtime(local / "mapreduce/dlq/mapreduce-1758387792480/items/item_2.json", 1758390000);
-  SetMtime(sb.root / "dlq/my-repo/mapreduce-1758387792480/mapreduce/dlq/mapreduce-1758387792480/items/item_2.json",
-           1758380000);
+  SetMtime(
+      sb.root / "dlq/my-repo/mapreduce-1758387792480/mapreduce/dlq/mapreduce-1758387792480/items/item_2.json",
+      1758380000);
 }
 
 inline StorageConfig AutoConfig(const Sandbox& sb) {
@@ -122,7 +123,8 @@ inline std::string Query(GlobalStorage& storage, const std::string& sql) {
   std::string out;
   SQLite::Statement q(db, sql);
   if (q.executeStep() && !q.getColumn(0).isNull()) {
-    out.assign(static_cast<const char*>(q.getColumn(0).getBlob()), static_cast<size_t>(q.getColumn(0).getBytes()));
+    out.assign(static_cast<const char*>(q.getColumn(0).getBlob()),
+               static_cast<size_t>(q.getColumn(0).getBytes()));
   }
   return out;
 }

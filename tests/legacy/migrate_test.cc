@@ -19,9 +19,14 @@ constexpr int kImportable = 28;
 constexpr int kNeverImported = 5;  // 4 temporary files, 1 unknown file
 
 const std::vector<std::string> kUntouchedRepoFiles = {
-    ".prodigy/config.yml", ".prodigy/workflow.yml", ".prodigy/context/analysis_metadata.json",
-    ".prodigy/metrics/current.json", ".prodigy/state.json", ".prodigy/history/20250918_035031_session-.json",
-    ".prodigy/mapreduce/README.txt", ".prodigy/checkpoints/workflow-1758167434332.checkpoint.tmp",
+    ".prodigy/config.yml",
+    ".prodigy/workflow.yml",
+    ".prodigy/context/analysis_metadata.json",
+    ".prodigy/metrics/current.json",
+    ".prodigy/state.json",
+    ".prodigy/history/20250918_035031_session-.json",
+    ".prodigy/mapreduce/README.txt",
+    ".prodigy/checkpoints/workflow-1758167434332.checkpoint.tmp",
     ".prodigy/mapreduce/jobs/mapreduce-1758387792480/checkpoint-v4.tmp",
     ".prodigy/session_state.tmp.1758167434332000000"};
 const std::vector<std::string> kUntouchedRootFiles = {
@@ -38,7 +43,8 @@ std::vector<std::string> Messages(const Sandbox& sb, MigrationOptions options, M
 }
 
 bool Contains(const std::vector<std::string>& lines, const std::string& part) {
-  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return l.find(part) != std::string::npos; });
 }
 
 }  // namespace
@@ -89,8 +95,8 @@ TEST_CASE("the dry run lists every source with kind, bytes, rows and writes noth
   CHECK(rotated->kind == "events");  // plain text despite its name
   CHECK(rotated->job_id == "mapreduce-20250920_170312");
   CHECK(rotated->rows == 2);
-  const LegacySource* nested =
-      FindSource(plan, "dlq/my-repo/mapreduce-1758387792480/mapreduce/dlq/mapreduce-1758387792480/items/item_7.json");
+  const LegacySource* nested = FindSource(
+      plan, "dlq/my-repo/mapreduce-1758387792480/mapreduce/dlq/mapreduce-1758387792480/items/item_7.json");
   REQUIRE(nested != nullptr);
   CHECK(nested->kind == "dlq_item");
   CHECK(nested->job_id == kJob);
@@ -187,7 +193,8 @@ TEST_CASE("the migration imports everything, verifies, and removes only what it 
   CHECK(items.size() == 4);
   auto parser = storage.GetDlqItem(kJob, "src/parser.rs");
   REQUIRE(parser.has_value());
-  CHECK(parser->json == repo_before.files.at(".prodigy/mapreduce/dlq/mapreduce-1758387792480/items/src/parser.rs.json"));
+  CHECK(parser->json ==
+        repo_before.files.at(".prodigy/mapreduce/dlq/mapreduce-1758387792480/items/src/parser.rs.json"));
   // Duplicate ids: the newer global item_2 is the row.
   auto item2 = storage.GetDlqItem(kJob, "item_2");
   REQUIRE(item2.has_value());
@@ -208,7 +215,8 @@ TEST_CASE("the migration imports everything, verifies, and removes only what it 
   // Unparsed lines keep their bytes and say why.
   CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE raw = X''") == "blank line");
   CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE hex(raw) LIKE '%FFFE%'") == "invalid UTF-8");
-  CHECK(Query(storage, "SELECT raw FROM unparsed_lines WHERE reason LIKE 'not a Prodigy EventRecord%' LIMIT 1") ==
+  CHECK(Query(storage,
+              "SELECT raw FROM unparsed_lines WHERE reason LIKE 'not a Prodigy EventRecord%' LIMIT 1") ==
         R"({"timestamp":"2024-01-01T00:00:00Z","event":"test"})");
   CHECK(Query(storage, "SELECT reason FROM unparsed_lines WHERE reason LIKE 'torn last line%'")
             .find("torn last line (no trailing newline)") == 0);
@@ -227,7 +235,8 @@ TEST_CASE("the migration imports everything, verifies, and removes only what it 
     CHECK(f.matches_original);
     CHECK(f.error.empty());
     const std::string rel = f.path.lexically_relative(out).string();
-    const std::string expected = rel.rfind(".prodigy", 0) == 0 ? repo_before.files.at(rel) : root_before.files.at(rel);
+    const std::string expected =
+        rel.rfind(".prodigy", 0) == 0 ? repo_before.files.at(rel) : root_before.files.at(rel);
     CHECK(ReadAll(f.path) == expected);
     CHECK(f.bytes == expected.size());
   }
@@ -241,7 +250,8 @@ TEST_CASE("the migration imports everything, verifies, and removes only what it 
   CHECK(Count(storage, "SELECT count(*) FROM import_sources") == kImportable);
 }
 
-TEST_CASE("--keep-originals imports and verifies but deletes nothing; a later run removes without duplicates") {
+TEST_CASE(
+    "--keep-originals imports and verifies but deletes nothing; a later run removes without duplicates") {
   Sandbox sb;
   SetupFullFixture(sb);
   const TreeSnapshot repo_before = Snapshot(sb.repo);
@@ -267,8 +277,10 @@ TEST_CASE("--keep-originals imports and verifies but deletes nothing; a later ru
   const MigrationReport plan = PlanMigration(sb.repo, sb.Config());
   const TreeSnapshot store_after = Snapshot(sb.root / "my-repo");
   for (const auto& [rel, content] : store_after.files) {
-    if (!store_before.files.count(rel)) FAIL_CHECK("new file " << rel);
-    else if (store_before.files.at(rel) != content) FAIL_CHECK("changed " << rel);
+    if (!store_before.files.count(rel))
+      FAIL_CHECK("new file " << rel);
+    else if (store_before.files.at(rel) != content)
+      FAIL_CHECK("changed " << rel);
   }
   for (const LegacySource& s : plan.sources) {
     INFO(s.rel_path);
@@ -339,7 +351,8 @@ TEST_CASE("import PATH imports Prodigy files and folders and never deletes them"
   const MigrationReport mirrors = ImportPaths(storage, {sb.root / "my-repo"}, {});
   CHECK(mirrors.imported == 0);
   CHECK(mirrors.ok());
-  CHECK(FindSource(mirrors, "events.jsonl")->action == "kept: a mirror file of this repository's store, not legacy data");
+  CHECK(FindSource(mirrors, "events.jsonl")->action ==
+        "kept: a mirror file of this repository's store, not legacy data");
   CHECK(Count(storage, "SELECT count(*) FROM events") == 4);
 }
 
@@ -383,7 +396,8 @@ TEST_CASE("the real files Prodigy wrote migrate and restore byte for byte") {
   REQUIRE(session.has_value());
   CHECK(session->status == "Completed");
   // The archives' only line is the foreign test record: kept, unparsed, counted.
-  CHECK(Count(storage, "SELECT count(*) FROM unparsed_lines WHERE reason LIKE 'not a Prodigy EventRecord%'") == 5);
+  CHECK(Count(storage,
+              "SELECT count(*) FROM unparsed_lines WHERE reason LIKE 'not a Prodigy EventRecord%'") == 5);
   CHECK(Count(storage, "SELECT count(*) FROM events") == 0);
 
   const fs::path out = sb.tmp / "restored";
@@ -396,7 +410,9 @@ TEST_CASE("the real files Prodigy wrote migrate and restore byte for byte") {
   CHECK(Snapshot(out).files == before.files);
 }
 
-TEST_CASE("a document whose content changed after its import is re-imported; the old row keeps no dangling source") {
+TEST_CASE(
+    "a document whose content changed after its import is re-imported; the old row keeps no dangling "
+    "source") {
   Sandbox sb;
   const fs::path file = sb.repo / ".prodigy/session_state.json";
   WriteAll(file, SessionJson("session-a", "InProgress"));
@@ -411,7 +427,8 @@ TEST_CASE("a document whose content changed after its import is re-imported; the
   CHECK(storage.LoadSession("session-a").has_value());  // data is never dropped
   CHECK(storage.LoadSession("session-b")->status == "Completed");
   CHECK(Count(storage, "SELECT count(*) FROM import_sources") == 1);
-  CHECK(Count(storage, "SELECT count(*) FROM sessions WHERE source_id IS NOT NULL AND source_id NOT IN "
-                       "(SELECT id FROM import_sources)") == 0);
+  CHECK(Count(storage,
+              "SELECT count(*) FROM sessions WHERE source_id IS NOT NULL AND source_id NOT IN "
+              "(SELECT id FROM import_sources)") == 0);
   CHECK(CheckImports(storage).empty());
 }

@@ -21,12 +21,14 @@ TEST_CASE("bad connections: one clear error naming the server, never the passwor
     return {ErrorCode::kInternal, "connected"};
   };
 
-  auto [code, message] = message_of("postgresql:///postgres?host=/nonexistent-socket-dir&user=bob&password=hunter2");
+  auto [code, message] =
+      message_of("postgresql:///postgres?host=/nonexistent-socket-dir&user=bob&password=hunter2");
   CHECK(code == ErrorCode::kIo);
   CHECK(message.find("cannot reach PostgreSQL server bob@/nonexistent-socket-dir:5432/postgres") == 0);
   CHECK(message.find("hunter2") == std::string::npos);
 
-  std::tie(code, message) = message_of(WithParam(WithParam(base, "user", "prodigy_password"), "password", "hunter2"));
+  std::tie(code, message) =
+      message_of(WithParam(WithParam(base, "user", "prodigy_password"), "password", "hunter2"));
   CHECK(code == ErrorCode::kConfig);
   CHECK(message.find("refused the login") != std::string::npos);
   CHECK(message.find("password authentication failed") != std::string::npos);

@@ -39,7 +39,8 @@ Event MakeEvent(const std::string& job, int n) {
   e.event_type = "AgentCompleted";
   e.event_name = "agent_completed";
   e.agent_id = n % 2 ? "agent-1" : "";
-  e.json = fmt::format(R"({{"id":"id-{}",  "b":1, "a":2, "a":3, "z":"\u0000", "timestamp":"{}"}})", n, e.timestamp);
+  e.json = fmt::format(R"({{"id":"id-{}",  "b":1, "a":2, "a":3, "z":"\u0000", "timestamp":"{}"}})", n,
+                       e.timestamp);
   return e;
 }
 
@@ -223,9 +224,8 @@ TEST_CASE("seq follows commit order: a reader's cursor never skips a late commit
     });
   });
   while (!slow_appended) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  std::thread fast_writer([&]() {
-    fast->Write([&](engine::WriteTxn& txn) { fast_seq = Append(txn, MakeEvent("fast", 2)); });
-  });
+  std::thread fast_writer(
+      [&]() { fast->Write([&](engine::WriteTxn& txn) { fast_seq = Append(txn, MakeEvent("fast", 2)); }); });
   // While the slow transaction is open, a reader sees only the first event.
   CHECK(AllEvents(*reader).size() == 1);
   slow_writer.join();
@@ -250,7 +250,8 @@ TEST_CASE("repositories sharing a database stay apart; the key finds the same re
   CHECK(AllEvents(*a).size() == 1);
   CHECK(AllEvents(*b).size() == 2);
   CHECK(AllEvents(*b).back().seq == 2);  // each repository counts its own seq
-  auto a_again = internal::OpenPostgresEngine(ConfigFor(db.url()), {"github.com/org/a", "a", "/elsewhere/a"}, false);
+  auto a_again =
+      internal::OpenPostgresEngine(ConfigFor(db.url()), {"github.com/org/a", "a", "/elsewhere/a"}, false);
   CHECK(AllEvents(*a_again).size() == 1);
   a_again->Read([&](engine::ReadTxn& txn) { CHECK(txn.RecordedRepository() == "/src/github.com/org/a"); });
   CHECK_PRODIGY_ERROR(internal::OpenPostgresEngine(ConfigFor(db.url()), {"no-such-key", "x", "/x"}, false),

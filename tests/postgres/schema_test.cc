@@ -26,7 +26,8 @@ std::vector<Column> SqliteColumns(const fs::path& db_path, const std::string& ta
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, ("PRAGMA table_info(" + table + ")").c_str(), -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, ("PRAGMA table_info(" + table + ")").c_str(), -1, &st, nullptr) ==
+          SQLITE_OK);
   std::vector<Column> out;
   while (sqlite3_step(st) == SQLITE_ROW) {
     out.push_back({reinterpret_cast<const char*>(sqlite3_column_text(st, 1)),
@@ -43,7 +44,8 @@ std::vector<Column> PostgresColumns(pg::Connection& conn, const std::string& tab
       "WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
       {table});
   std::vector<Column> out;
-  for (int i = 0; i < res.rows(); ++i) out.push_back({std::string(res.Text(i, 0)), std::string(res.Text(i, 1))});
+  for (int i = 0; i < res.rows(); ++i)
+    out.push_back({std::string(res.Text(i, 0)), std::string(res.Text(i, 1))});
   return out;
 }
 
@@ -66,8 +68,9 @@ TEST_CASE("every SQLite data table has its PostgreSQL twin: repo_id first, then 
 
   // repository and meta become the repositories table; mirror_changes tracks
   // mirror files, which only the SQLite store writes.
-  for (const std::string table : {"meta", "events", "dlq_items", "job_states", "sessions", "workflow_checkpoints",
-                                  "import_sources", "unparsed_lines", "source_blobs"}) {
+  for (const std::string table :
+       {"meta", "events", "dlq_items", "job_states", "sessions", "workflow_checkpoints", "import_sources",
+        "unparsed_lines", "source_blobs"}) {
     CAPTURE(table);
     const std::vector<Column> sqlite = SqliteColumns(box.root / "my-repo/prodigy.db", table);
     std::vector<Column> postgres = PostgresColumns(conn, table);
@@ -93,13 +96,15 @@ TEST_CASE("json columns keep documents byte for byte, bytea keeps invalid UTF-8"
   conn.Query("INSERT INTO events (repo_id, seq, job_id, json) VALUES (1, 1, 'j', $1)", {doc});
   CHECK(conn.Exec("SELECT json FROM events").Text(0, 0) == doc);
 
-  conn.Exec("INSERT INTO import_sources (repo_id, id, path, legacy_root, rel_path, kind, bytes, sha256, rows, "
-            "status, imported_at) VALUES (1, 1, '/f', '/', 'f', 'events', 3, 'x', 0, 'imported', 't')");
+  conn.Exec(
+      "INSERT INTO import_sources (repo_id, id, path, legacy_root, rel_path, kind, bytes, sha256, rows, "
+      "status, imported_at) VALUES (1, 1, '/f', '/', 'f', 'events', 3, 'x', 0, 'imported', 't')");
   const std::string raw("\xff\xfe\x00 torn", 8);
-  conn.Query("INSERT INTO unparsed_lines (repo_id, source_id, line_no, raw, reason) VALUES (1, 1, 1, $1, 'r')",
-             {pg::Param::Bytes(raw)});
-  pg::Result res(PQexecParams(conn.raw(), "SELECT raw FROM unparsed_lines", 0, nullptr, nullptr, nullptr,
-                              nullptr, 1));
+  conn.Query(
+      "INSERT INTO unparsed_lines (repo_id, source_id, line_no, raw, reason) VALUES (1, 1, 1, $1, 'r')",
+      {pg::Param::Bytes(raw)});
+  pg::Result res(
+      PQexecParams(conn.raw(), "SELECT raw FROM unparsed_lines", 0, nullptr, nullptr, nullptr, nullptr, 1));
   REQUIRE(res.status() == PGRES_TUPLES_OK);
   CHECK(res.Text(0, 0) == raw);
 }

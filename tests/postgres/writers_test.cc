@@ -114,7 +114,8 @@ TEST_CASE("8 writer processes and a cursor reader on one repository") {
       q.after_seq = cursor;
       txn.QueryEvents(q, 1000, [&](const engine::RowView& r) {
         const Event e = tables::kEventCodec.Read(r);
-        if (e.seq != cursor + 1) in_order = false;  // seqs are dense: nothing committed below the cursor later
+        if (e.seq != cursor + 1)
+          in_order = false;  // seqs are dense: nothing committed below the cursor later
         cursor = e.seq;
         const int writer = std::stoi(e.job_id.substr(7));
         const int n = std::stoi(e.record_id.substr(e.record_id.find('-') + 1));

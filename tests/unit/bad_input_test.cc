@@ -35,14 +35,17 @@ TEST_CASE("invalid documents are refused with the thing and the field named; not
                       "event for job j: invalid JSON at byte");
   CHECK_PRODIGY_ERROR(storage.AppendEvent("j", "[1,2]"), ErrorCode::kInvalidArgument,
                       "the document must be a JSON object, not array");
-  CHECK_PRODIGY_ERROR(storage.AppendEvent("j", R"({"timestamp":"2025-09-20T17:00:00Z","event":{"event_type":"x"}})"),
-                      ErrorCode::kInvalidArgument, "required field \"id\" is missing");
-  CHECK_PRODIGY_ERROR(storage.AppendEvent("j", R"({"id":"x","timestamp":"yesterday","event":{"event_type":"x"}})"),
-                      ErrorCode::kInvalidArgument, "\"timestamp\" is not an RFC 3339 timestamp: \"yesterday\"");
+  CHECK_PRODIGY_ERROR(
+      storage.AppendEvent("j", R"({"timestamp":"2025-09-20T17:00:00Z","event":{"event_type":"x"}})"),
+      ErrorCode::kInvalidArgument, "required field \"id\" is missing");
+  CHECK_PRODIGY_ERROR(
+      storage.AppendEvent("j", R"({"id":"x","timestamp":"yesterday","event":{"event_type":"x"}})"),
+      ErrorCode::kInvalidArgument, "\"timestamp\" is not an RFC 3339 timestamp: \"yesterday\"");
   CHECK_PRODIGY_ERROR(storage.AppendEvent("j", R"({"timestamp":"2024-01-01T00:00:00Z","event":"test"})"),
                       ErrorCode::kInvalidArgument, "required field \"id\" is missing");
-  CHECK_PRODIGY_ERROR(storage.AppendEvent("j", R"({"id":"x","timestamp":"2024-01-01T00:00:00Z","event":"test"})"),
-                      ErrorCode::kInvalidArgument, "required object \"event\" is missing");
+  CHECK_PRODIGY_ERROR(
+      storage.AppendEvent("j", R"({"id":"x","timestamp":"2024-01-01T00:00:00Z","event":"test"})"),
+      ErrorCode::kInvalidArgument, "required object \"event\" is missing");
   CHECK_PRODIGY_ERROR(storage.AppendEvent("j", R"({"id":5,"timestamp":"2024-01-01T00:00:00Z","event":{}})"),
                       ErrorCode::kInvalidArgument, "field \"id\" must be a string, not number");
   CHECK_PRODIGY_ERROR(storage.AddDlqItem("job", R"({"item_data":{}})"), ErrorCode::kInvalidArgument,
@@ -50,7 +53,8 @@ TEST_CASE("invalid documents are refused with the thing and the field named; not
   CHECK_PRODIGY_ERROR(storage.AddDlqItem("job", R"({"item_id":"","first_attempt":"2025-09-20T17:05:40Z"})"),
                       ErrorCode::kInvalidArgument, "item_id is empty");
   CHECK_PRODIGY_ERROR(storage.AddDlqItem("job", R"({"item_id":"i","first_attempt":"2025-09-20T17:05:40Z"})"),
-                      ErrorCode::kInvalidArgument, "DLQ item i of job job: required field \"last_attempt\" is missing");
+                      ErrorCode::kInvalidArgument,
+                      "DLQ item i of job job: required field \"last_attempt\" is missing");
   CHECK_PRODIGY_ERROR(storage.WriteState("j", R"({"job_id":"j"})"), ErrorCode::kInvalidArgument,
                       "state of job j: required field \"checkpoint_version\"");
   CHECK_PRODIGY_ERROR(storage.WriteState("j", R"({"job_id":"j","checkpoint_version":-1})"),
@@ -63,7 +67,8 @@ TEST_CASE("invalid documents are refused with the thing and the field named; not
                       "session: invalid JSON");
   CHECK_PRODIGY_ERROR(storage.ReadState(std::string(5000, 'x')), ErrorCode::kInvalidArgument,
                       "ids are limited to 4096 bytes");
-  CHECK_PRODIGY_ERROR(storage.GetDlqItem("job", "\xc3"), ErrorCode::kInvalidArgument, "item id is not valid UTF-8");
+  CHECK_PRODIGY_ERROR(storage.GetDlqItem("job", "\xc3"), ErrorCode::kInvalidArgument,
+                      "item id is not valid UTF-8");
 
   CHECK(storage.ReadEvents("j").size() == 1);
   CHECK(storage.ListDlqItems().size() == 1);
@@ -72,7 +77,8 @@ TEST_CASE("invalid documents are refused with the thing and the field named; not
   CHECK(storage.CheckMirrors().empty());
 }
 
-TEST_CASE("a file named prodigy.db that is not a database is refused and left alone" * doctest::test_suite("sqlite")) {
+TEST_CASE("a file named prodigy.db that is not a database is refused and left alone" *
+          doctest::test_suite("sqlite")) {
   Sandbox sb;
   const fs::path db = sb.root / "my-repo" / "prodigy.db";
   WriteAll(db, std::string(8192, 'Z'));
@@ -88,11 +94,13 @@ TEST_CASE("a SQLite database of another program is refused without a write" * do
   fs::create_directories(db.parent_path());
   RawSql(db, "CREATE TABLE bookmarks (url TEXT); INSERT INTO bookmarks VALUES ('x');");
   const std::string before = FileHash(db);
-  CHECK_PRODIGY_ERROR(sb.Open(), ErrorCode::kCorruption, "is a SQLite database of something else (tables: bookmarks)");
+  CHECK_PRODIGY_ERROR(sb.Open(), ErrorCode::kCorruption,
+                      "is a SQLite database of something else (tables: bookmarks)");
   CHECK(FileHash(db) == before);
 }
 
-TEST_CASE("a database from a newer prodigy-store is refused without a write" * doctest::test_suite("sqlite")) {
+TEST_CASE("a database from a newer prodigy-store is refused without a write" *
+          doctest::test_suite("sqlite")) {
   Sandbox sb;
   fs::path db;
   {
@@ -103,7 +111,8 @@ TEST_CASE("a database from a newer prodigy-store is refused without a write" * d
   RawSql(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA user_version = 999;");
   RawSql(db, "PRAGMA wal_checkpoint(TRUNCATE);");
   const std::string before = FileHash(db);
-  CHECK_PRODIGY_ERROR(sb.Open(), ErrorCode::kTooNew, "has schema version 999, newer than this prodigy-store knows");
+  CHECK_PRODIGY_ERROR(sb.Open(), ErrorCode::kTooNew,
+                      "has schema version 999, newer than this prodigy-store knows");
   CHECK(FileHash(db) == before);
 }
 

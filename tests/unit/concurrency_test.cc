@@ -21,7 +21,8 @@ class Herd {
       if (pid == 0) {
         ::close(gate_[1]);
         char c;
-        while (::read(gate_[0], &c, 1) < 0 && errno == EINTR) {}
+        while (::read(gate_[0], &c, 1) < 0 && errno == EINTR) {
+        }
         int code = 97;
         try {
           code = fn(i);
@@ -63,7 +64,8 @@ TEST_CASE("4 processes x 2000 single appends into one job of a repository none o
   herd.Spawn([&](int p) {
     auto storage = sb.Open();  // all children create the database at the same moment
     for (int i = 0; i < kEach; ++i) {
-      storage.AppendEvent("mapreduce-1", EventJson(p * 100000 + i, "agent_progress", "m", fmt::format("proc-{}", p)));
+      storage.AppendEvent("mapreduce-1",
+                          EventJson(p * 100000 + i, "agent_progress", "m", fmt::format("proc-{}", p)));
     }
     return 0;
   });

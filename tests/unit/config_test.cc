@@ -108,7 +108,8 @@ TEST_CASE("a root's own config.toml applies on top, but cannot move the root") {
   WriteAll(tmp / "root/config.toml", "mirrors = false\n");
   CHECK_FALSE(ResolveConfig(o).mirrors);
   WriteAll(tmp / "root/config.toml", "storage_dir = \"/x\"\n");
-  CHECK_PRODIGY_ERROR(ResolveConfig(o), ErrorCode::kConfig, "key 'storage_dir' is only read from ~/.prodigy/config.toml");
+  CHECK_PRODIGY_ERROR(ResolveConfig(o), ErrorCode::kConfig,
+                      "key 'storage_dir' is only read from ~/.prodigy/config.toml");
 }
 
 TEST_CASE("config file errors name the file and the key") {
@@ -118,7 +119,8 @@ TEST_CASE("config file errors name the file and the key") {
   CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
                       file.string() + ": key 'storage_dri' is not a known setting");
   WriteAll(file, "mirrors = \"yes\"\n");
-  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig, "key 'mirrors' must be true or false");
+  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
+                      "key 'mirrors' must be true or false");
   WriteAll(file, "synchronous = \"sometimes\"\n");
   CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
                       "must be \"normal\" or \"full\", not \"sometimes\"");

@@ -30,7 +30,8 @@ pid_t StartWriter(const Sandbox& sb, const fs::path& log, int id, bool batches) 
       if (batches) {
         std::vector<std::string> batch;
         for (int k = 0; k < 50; ++k) {
-          batch.push_back(EventJson(id * 1000000 + i * 50 + k, "agent_progress", "m", fmt::format("batch-{}-{}", id, i)));
+          batch.push_back(
+              EventJson(id * 1000000 + i * 50 + k, "agent_progress", "m", fmt::format("batch-{}-{}", id, i)));
         }
         seq = storage.AppendEvents(fmt::format("job-{}", id), batch);
       } else {

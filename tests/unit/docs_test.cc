@@ -21,8 +21,12 @@ TEST_CASE("every ```sql block of docs/schema.md runs and returns rows") {
     auto storage = sb.Open();
     const std::string job = "mapreduce-20250920_170312";
     storage.AppendEvent(job, EventJson(1, "job_started", "m", ""));
-    storage.AppendEvent(job, R"({"id":"a","timestamp":"2025-09-20T17:04:13.501122Z","correlation_id":"c","event":{"event_type":"agent_completed","job_id":"session-1","agent_id":"agent-0-item_0","duration":[61,5000000],"commits":[]},"metadata":{}})");
-    storage.AppendEvent(job, R"({"id":"b","timestamp":"2025-09-20T17:05:13Z","correlation_id":"c","event":{"event_type":"agent_failed","job_id":"session-1","agent_id":"agent-1-item_1","error":"boom","retry_eligible":true},"metadata":{}})");
+    storage.AppendEvent(
+        job,
+        R"({"id":"a","timestamp":"2025-09-20T17:04:13.501122Z","correlation_id":"c","event":{"event_type":"agent_completed","job_id":"session-1","agent_id":"agent-0-item_0","duration":[61,5000000],"commits":[]},"metadata":{}})");
+    storage.AppendEvent(
+        job,
+        R"({"id":"b","timestamp":"2025-09-20T17:05:13Z","correlation_id":"c","event":{"event_type":"agent_failed","job_id":"session-1","agent_id":"agent-1-item_1","error":"boom","retry_eligible":true},"metadata":{}})");
     storage.AddDlqItem("mapreduce-1", DlqItemJson("item_1", "2025-09-20T17:05:40Z"));
     storage.WriteState("mapreduce-1", StateJson("mapreduce-1", 1));
     storage.SaveSession(SessionJson("session-1", "Interrupted"));

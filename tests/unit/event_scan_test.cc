@@ -101,7 +101,8 @@ TEST_CASE("unusual but valid records are stored alike by both paths") {
       Replace(base, R"("duration":[61,5000000])", R"("duration":[61,5e100])"),
       Replace(base, R"("duration":[61,5000000])", "\"duration\":[61,\n5000000]"),
       "\xEF\xBB\xBF" + base,
-      Replace(base, R"("commits":)", R"("deep":)" + std::string(80, '[') + std::string(80, ']') + R"(,"commits":)"),
+      Replace(base, R"("commits":)",
+              R"("deep":)" + std::string(80, '[') + std::string(80, ']') + R"(,"commits":)"),
   };
   for (const auto& text : unusual) {
     INFO("text: " << text);
@@ -149,12 +150,15 @@ TEST_CASE("texts the general path rejects are declined by the scan") {
 }
 
 TEST_CASE("random mutations never make the scan accept what the general path rejects") {
+  // A table of snippets reads better packed than one per line.
+  // clang-format off
   static const std::vector<std::string> kSnippets = {
       "\"", "\\", "{", "}", "[", "]", ",", ":", "u", "0", "9", "e", "E", "-", "+", ".", " ", "\t", "\n", "\r",
       std::string(1, '\0'), "\x7f", "\x80", "\xBF", "\xC0", "\xC2", "\xE0", "\xED", "\xF0", "\xF4", "\xF5", "\xFF",
       "\\u", "\\uD800", "\\uDC00", "\\ud83d\\ude00", "\\u00e9", "1e400", "1e99", "-0", "true", "null",
       R"("id":"x",)", R"("event":{},)", R"("agent_id":"a",)", "\xEF\xBB\xBF", "\xC3\xA9", "\xF0\x9F\x98\x80",
   };
+  // clang-format on
   std::mt19937_64 rng(20250920);
   int64_t accepted = 0, total = 0;
   for (int round = 0; round < 60000; ++round) {
@@ -164,10 +168,18 @@ TEST_CASE("random mutations never make the scan accept what the general path rej
       const size_t pos = rng() % s.size();
       const std::string& snip = kSnippets[rng() % kSnippets.size()];
       switch (rng() % 4) {
-        case 0: s.replace(pos, 1, snip); break;
-        case 1: s.insert(pos, snip); break;
-        case 2: s.erase(pos, 1 + rng() % 3); break;
-        default: s.resize(pos); break;
+        case 0:
+          s.replace(pos, 1, snip);
+          break;
+        case 1:
+          s.insert(pos, snip);
+          break;
+        case 2:
+          s.erase(pos, 1 + rng() % 3);
+          break;
+        default:
+          s.resize(pos);
+          break;
       }
     }
     const Outcome o = Compare(s);
@@ -226,12 +238,12 @@ TEST_CASE("IsValidUtf8 finds a bad byte at any position of a long ASCII run") {
 
 TEST_CASE("IsValidUtf8 follows RFC 3629: no overlong forms, surrogates or code points above U+10FFFF") {
   CHECK(internal::IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-  CHECK(internal::IsValidUtf8("\xed\x9f\xbf"));          // U+D7FF, just below the surrogates
-  CHECK(internal::IsValidUtf8("\xf4\x8f\xbf\xbf"));      // U+10FFFF
-  CHECK_FALSE(internal::IsValidUtf8("\xc0\xaf"));        // overlong '/'
-  CHECK_FALSE(internal::IsValidUtf8("\xe0\x80\xaf"));    // overlong '/'
+  CHECK(internal::IsValidUtf8("\xed\x9f\xbf"));            // U+D7FF, just below the surrogates
+  CHECK(internal::IsValidUtf8("\xf4\x8f\xbf\xbf"));        // U+10FFFF
+  CHECK_FALSE(internal::IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  CHECK_FALSE(internal::IsValidUtf8("\xe0\x80\xaf"));      // overlong '/'
   CHECK_FALSE(internal::IsValidUtf8("\xf0\x80\x80\xaf"));  // overlong '/'
-  CHECK_FALSE(internal::IsValidUtf8("\xed\xa0\x80"));    // U+D800, a surrogate
+  CHECK_FALSE(internal::IsValidUtf8("\xed\xa0\x80"));      // U+D800, a surrogate
   CHECK_FALSE(internal::IsValidUtf8("\xf4\x90\x80\x80"));  // U+110000
-  CHECK_FALSE(internal::IsValidUtf8("\xe2\x82"));        // cut short
+  CHECK_FALSE(internal::IsValidUtf8("\xe2\x82"));          // cut short
 }

@@ -43,11 +43,14 @@ TEST_CASE("append and read back verbatim, with extracted columns") {
 TEST_CASE("a multi-line record is stored as one JSONL line") {
   Sandbox sb;
   auto storage = sb.Open();
-  storage.AppendEvent("j", "{\n  \"id\": \"x\",\n  \"timestamp\": \"2025-09-20T17:00:00Z\",\n  \"event\": {\"event_type\": \"job_paused\", \"job_id\": \"j\", \"checkpoint_version\": 2}\n}");
+  storage.AppendEvent("j",
+                      "{\n  \"id\": \"x\",\n  \"timestamp\": \"2025-09-20T17:00:00Z\",\n  \"event\": "
+                      "{\"event_type\": \"job_paused\", \"job_id\": \"j\", \"checkpoint_version\": 2}\n}");
   auto e = storage.ReadEvents("j");
   REQUIRE(e.size() == 1);
-  CHECK(e[0].json ==
-        R"({"id":"x","timestamp":"2025-09-20T17:00:00Z","event":{"event_type":"job_paused","job_id":"j","checkpoint_version":2}})");
+  CHECK(
+      e[0].json ==
+      R"({"id":"x","timestamp":"2025-09-20T17:00:00Z","event":{"event_type":"job_paused","job_id":"j","checkpoint_version":2}})");
 }
 
 TEST_CASE("a batch is stored in one transaction: one bad record stores nothing") {
@@ -215,7 +218,8 @@ TEST_CASE("the last n events: with filters, in append order, the same as the tai
   Sandbox sb;
   auto storage = sb.Open();
   std::vector<std::string> batch;
-  for (int i = 0; i < 50; ++i) batch.push_back(EventJson(i, i % 3 == 0 ? "agent_completed" : "agent_started"));
+  for (int i = 0; i < 50; ++i)
+    batch.push_back(EventJson(i, i % 3 == 0 ? "agent_completed" : "agent_started"));
   storage.AppendEvents("j", batch);
   storage.AppendEvent("other", EventJson(99));
   EventQuery job;

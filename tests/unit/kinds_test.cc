@@ -42,16 +42,15 @@ constexpr engine::RowCodec<Note, 6> kNoteCodec(std::array<engine::Field<Note>, 6
 constexpr engine::TableSpec kNotes{"notes", kNoteCodec.columns, 1, "note_id", "source_id"};
 
 // Step 3: the descriptor.
-const internal::DocumentKind kNoteKind{.name = "note",
-                                       .table = &kNotes,
-                                       .change = "note",
-                                       .folder = "notes",
-                                       .file_suffix = ".note.json",
-                                       .time_column = "",
-                                       .live_file_first = false,
-                                       .key_from_text = [](const std::string& key1, const std::string&) {
-                                         return internal::RowKey{key1};
-                                       }};
+const internal::DocumentKind kNoteKind{
+    .name = "note",
+    .table = &kNotes,
+    .change = "note",
+    .folder = "notes",
+    .file_suffix = ".note.json",
+    .time_column = "",
+    .live_file_first = false,
+    .key_from_text = [](const std::string& key1, const std::string&) { return internal::RowKey{key1}; }};
 
 }  // namespace
 
@@ -94,7 +93,9 @@ void SaveNote(engine::Engine& engine, const Note& n) {
   });
 }
 
-TEST_CASE("a kind defined by a descriptor is stored, read, mirrored, checked and deleted by the generic paths" * doctest::test_suite("sqlite")) {
+TEST_CASE(
+    "a kind defined by a descriptor is stored, read, mirrored, checked and deleted by the generic paths" *
+    doctest::test_suite("sqlite")) {
   Sandbox sb;
   GlobalStorage storage = sb.Open();
   CreateNotesTable(storage.location().db_path);

@@ -27,19 +27,22 @@ TEST_CASE("mirrors are written in Prodigy's layout and shapes after each commit"
   const fs::path dir = storage.location().dir;
   storage.AppendEvent("mapreduce-20250920_170312", EventJson(1));
   storage.AppendEvent("mapreduce-20250920_170312", EventJson(2));
-  CHECK(ReadAll(dir / "events/mapreduce-20250920_170312/events.jsonl") == EventJson(1) + "\n" + EventJson(2) + "\n");
+  CHECK(ReadAll(dir / "events/mapreduce-20250920_170312/events.jsonl") ==
+        EventJson(1) + "\n" + EventJson(2) + "\n");
 
   storage.AddDlqItem("mapreduce-1", DlqItemJson("item_2", "2025-09-20T17:05:40.000095Z"));
-  CHECK(ReadAll(dir / "dlq/mapreduce-1/items/item_2.json") == DlqItemJson("item_2", "2025-09-20T17:05:40.000095Z"));
+  CHECK(ReadAll(dir / "dlq/mapreduce-1/items/item_2.json") ==
+        DlqItemJson("item_2", "2025-09-20T17:05:40.000095Z"));
   auto index = nlohmann::json::parse(ReadAll(dir / "dlq/mapreduce-1/index.json"));
   CHECK(index["item_count"] == 1);
   CHECK(index["item_ids"] == nlohmann::json::array({"item_2"}));
   CHECK(index["job_id"] == "mapreduce-1");
-  CHECK(ReadAll(dir / "dlq/mapreduce-1/index.json").starts_with("{\n  \"item_count\": 1,\n  \"item_ids\": ["));
+  CHECK(
+      ReadAll(dir / "dlq/mapreduce-1/index.json").starts_with("{\n  \"item_count\": 1,\n  \"item_ids\": ["));
 
   for (int v = 1; v <= 4; ++v) storage.WriteState("mapreduce-1", StateJson("mapreduce-1", v));
-  CHECK(Files(dir / "state/mapreduce-1") ==
-        std::set<std::string>{"checkpoint-v2.json", "checkpoint-v3.json", "checkpoint-v4.json", "metadata.json"});
+  CHECK(Files(dir / "state/mapreduce-1") == std::set<std::string>{"checkpoint-v2.json", "checkpoint-v3.json",
+                                                                  "checkpoint-v4.json", "metadata.json"});
   CHECK(ReadAll(dir / "state/mapreduce-1/checkpoint-v4.json") == StateJson("mapreduce-1", 4));
   auto meta = nlohmann::ordered_json::parse(ReadAll(dir / "state/mapreduce-1/metadata.json"));
   CHECK(meta["path"] == (dir / "state/mapreduce-1/checkpoint-v4.json").string());
@@ -50,7 +53,8 @@ TEST_CASE("mirrors are written in Prodigy's layout and shapes after each commit"
   storage.SaveSession(SessionJson("session-1", "InProgress"));
   CHECK(ReadAll(dir / "sessions/session-1.json") == SessionJson("session-1", "InProgress"));
   storage.SaveCheckpoint(CheckpointJson("workflow-1", "2025-09-18T04:00:00Z"));
-  CHECK(ReadAll(dir / "checkpoints/workflow-1.checkpoint.json") == CheckpointJson("workflow-1", "2025-09-18T04:00:00Z"));
+  CHECK(ReadAll(dir / "checkpoints/workflow-1.checkpoint.json") ==
+        CheckpointJson("workflow-1", "2025-09-18T04:00:00Z"));
 
   // Removals follow.
   storage.RemoveDlqItem("mapreduce-1", "item_2");
@@ -65,8 +69,8 @@ TEST_CASE("hostile ids never write outside their folder") {
   auto storage = sb.Open();
   const fs::path dir = storage.location().dir;
   const std::string long_id(5000 / 2, 'x');
-  const std::vector<std::string> ids = {"../../escape", "/etc/passwd", "a/b/c", "..", ".", ".hidden",
-                                        "back\\slash", "%2F", long_id, "caf\xc3\xa9"};
+  const std::vector<std::string> ids = {"../../escape", "/etc/passwd", "a/b/c", "..",    ".",
+                                        ".hidden",      "back\\slash", "%2F",   long_id, "caf\xc3\xa9"};
   for (const auto& id : ids) {
     storage.AppendEvent(id, EventJson(1));
     storage.AddDlqItem("job", DlqItemJson(id, "2025-09-20T17:05:40Z"));

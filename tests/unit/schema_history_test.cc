@@ -24,7 +24,8 @@ class Db {
   // Every row of the query, columns joined by \x1f, rows by \n.
   std::string Rows(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
-    REQUIRE_MESSAGE(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK, sqlite3_errmsg(db_));
+    REQUIRE_MESSAGE(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK,
+                    sqlite3_errmsg(db_));
     std::string out;
     while (sqlite3_step(stmt) == SQLITE_ROW) {
       for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
@@ -38,7 +39,8 @@ class Db {
     return out;
   }
   void Exec(const std::string& sql) {
-    REQUIRE_MESSAGE(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK, sqlite3_errmsg(db_));
+    REQUIRE_MESSAGE(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK,
+                    sqlite3_errmsg(db_));
   }
 
  private:
@@ -56,7 +58,8 @@ std::string Content(Db& db, bool with_ledger) {
   }
   if (with_ledger) {
     out += db.Rows(
-        "SELECT id, path, legacy_root, rel_path, kind, job_id, bytes, sha256, mtime_ns, inode, rows, unparsed, "
+        "SELECT id, path, legacy_root, rel_path, kind, job_id, bytes, sha256, mtime_ns, inode, rows, "
+        "unparsed, "
         "final_newline, content_sha256, first_seq, last_seq, row_table, row_key1, row_key2, status, note, "
         "imported_at, verified_at, removed_at FROM import_sources ORDER BY id");
     out += db.Rows("SELECT * FROM unparsed_lines ORDER BY 1, 2");
@@ -92,7 +95,8 @@ TEST_CASE("databases of every earlier schema edition migrate to today's shape wi
                           fs::canonical(box.repo).string()));
       REQUIRE(db.Rows("PRAGMA user_version") == fmt::format("{}\x1f\n", f.version));
       before = Content(db, f.version >= 2);
-      if (std::string(f.file) == "v2.db") changed_before = db.Rows("SELECT id, rows_changed FROM import_sources");
+      if (std::string(f.file) == "v2.db")
+        changed_before = db.Rows("SELECT id, rows_changed FROM import_sources");
     }
     REQUIRE(before.size() > 1000);  // the fixture holds rows of every table
 

@@ -13,7 +13,8 @@
 using namespace prodigy;
 using namespace prodigy::test;
 
-TEST_CASE("open creates <root>/<repo>/prodigy.db with a 0700 root and records the repository" * doctest::test_suite("sqlite")) {
+TEST_CASE("open creates <root>/<repo>/prodigy.db with a 0700 root and records the repository" *
+          doctest::test_suite("sqlite")) {
   Sandbox sb;
   auto storage = sb.Open();
   CHECK(storage.location().name == "my-repo");
@@ -28,7 +29,8 @@ TEST_CASE("open creates <root>/<repo>/prodigy.db with a 0700 root and records th
   CHECK(info.counts.events == 0);
 }
 
-TEST_CASE("two repositories with the same folder name never share a database" * doctest::test_suite("sqlite")) {
+TEST_CASE("two repositories with the same folder name never share a database" *
+          doctest::test_suite("sqlite")) {
   Sandbox sb;
   const fs::path other = sb.tmp / "elsewhere" / "my-repo";
   fs::create_directories(other);
@@ -105,12 +107,14 @@ TEST_CASE("DLQ: add, get, list with filters, stats, mark, remove, purge") {
   const std::string job = "mapreduce-1";
   storage.AddDlqItem(job, DlqItemJson("item_1", "2025-09-20T10:00:00Z"));
   storage.AddDlqItem(job, DlqItemJson("item_2", "2025-09-20T11:00:00Z", "Timeout::agent timed out"));
-  storage.AddDlqItem(job, DlqItemJson("src/parser.rs", "2025-09-20T12:00:00Z", "Timeout::agent timed out", false));
+  storage.AddDlqItem(job,
+                     DlqItemJson("src/parser.rs", "2025-09-20T12:00:00Z", "Timeout::agent timed out", false));
   storage.AddDlqItem("mapreduce-2", DlqItemJson("item_1", "2025-09-21T12:00:00Z"));
 
   auto item = storage.GetDlqItem(job, "src/parser.rs");
   REQUIRE(item);
-  CHECK(item->json == DlqItemJson("src/parser.rs", "2025-09-20T12:00:00Z", "Timeout::agent timed out", false));
+  CHECK(item->json ==
+        DlqItemJson("src/parser.rs", "2025-09-20T12:00:00Z", "Timeout::agent timed out", false));
   CHECK(item->failure_count == 3);
   CHECK(item->error_type == "Unknown");
   CHECK_FALSE(item->reprocess_eligible);
@@ -216,7 +220,8 @@ TEST_CASE("the 37 real workflow checkpoints Prodigy wrote round-trip byte for by
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string text = ReadAll(entry.path());
     storage.SaveCheckpoint(text);
-    const std::string id = entry.path().filename().string().substr(0, entry.path().filename().string().find('.'));
+    const std::string id =
+        entry.path().filename().string().substr(0, entry.path().filename().string().find('.'));
     auto back = storage.LoadCheckpoint(id);
     REQUIRE(back);
     CHECK(back->json == text);

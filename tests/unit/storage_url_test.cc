@@ -81,7 +81,8 @@ TEST_CASE("RedactStorageUrl masks every password form and keeps the rest") {
   CHECK(RedactStorageUrl("postgresql://bob@db.example/prodigy") == "postgresql://bob@db.example/prodigy");
   CHECK(RedactStorageUrl("postgresql://db.example/prodigy?user=bob&password=hunter2&sslmode=require") ==
         "postgresql://db.example/prodigy?user=bob&password=***&sslmode=require");
-  CHECK(RedactStorageUrl("postgres://bob:p%40ss@h1,h2/db?PASSWORD=x") == "postgres://bob:***@h1,h2/db?PASSWORD=***");
+  CHECK(RedactStorageUrl("postgres://bob:p%40ss@h1,h2/db?PASSWORD=x") ==
+        "postgres://bob:***@h1,h2/db?PASSWORD=***");
   // A password holding '@' (user info ends at the last '@').
   CHECK(RedactStorageUrl("postgresql://bob:a@b@db/x") == "postgresql://bob:***@db/x");
   CHECK(RedactStorageUrl("host=db password=hunter2 dbname=prodigy") == "host=db password=*** dbname=prodigy");
@@ -94,11 +95,14 @@ TEST_CASE("config errors for the new keys name the key") {
   TempDir tmp;
   const fs::path file = tmp / ".prodigy/config.toml";
   WriteAll(file, "repository_key = \"\"\n");
-  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig, "key 'repository_key' must not be empty");
+  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
+                      "key 'repository_key' must not be empty");
   WriteAll(file, "notify = 1\n");
-  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig, "key 'notify' must be true or false");
+  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
+                      "key 'notify' must be true or false");
   WriteAll(file, "storage_url = 5\n");
-  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig, "key 'storage_url' must be a string");
+  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
+                      "key 'storage_url' must be a string");
 }
 
 TEST_CASE("the repository key defaults to the folder name") {

@@ -79,7 +79,8 @@ struct Sandbox {
     if (OnPostgres()) {
       const char* url = std::getenv("PRODIGY_TEST_PG_URL");
       if (url == nullptr || *url == '\0') {
-        throw std::runtime_error("PRODIGY_TEST_ENGINE=postgres needs PRODIGY_TEST_PG_URL (tests/servers/with_postgres.sh)");
+        throw std::runtime_error(
+            "PRODIGY_TEST_ENGINE=postgres needs PRODIGY_TEST_PG_URL (tests/servers/with_postgres.sh)");
       }
       options.storage_url_flag = url;
     }
@@ -252,17 +253,17 @@ inline int RunChild(const std::function<int()>& fn) {
 }
 
 // Expects fn to throw prodigy::Error with `code` and a message containing `part`.
-#define CHECK_PRODIGY_ERROR(expr, code_, part)                                             \
-  do {                                                                                    \
-    bool thrown_ = false;                                                                 \
-    try {                                                                                 \
-      (void)(expr);                                                                       \
-    } catch (const ::prodigy::Error& e_) {                                                \
-      thrown_ = true;                                                                     \
-      CHECK_MESSAGE(e_.code() == (code_), e_.message());                                  \
-      CHECK_MESSAGE(e_.message().find(part) != std::string::npos, e_.message());          \
-    }                                                                                     \
-    CHECK_MESSAGE(thrown_, "expected prodigy::Error from " #expr);                        \
+#define CHECK_PRODIGY_ERROR(expr, code_, part)                                   \
+  do {                                                                           \
+    bool thrown_ = false;                                                        \
+    try {                                                                        \
+      (void)(expr);                                                              \
+    } catch (const ::prodigy::Error& e_) {                                       \
+      thrown_ = true;                                                            \
+      CHECK_MESSAGE(e_.code() == (code_), e_.message());                         \
+      CHECK_MESSAGE(e_.message().find(part) != std::string::npos, e_.message()); \
+    }                                                                            \
+    CHECK_MESSAGE(thrown_, "expected prodigy::Error from " #expr);               \
   } while (0)
 
 }  // namespace prodigy::test

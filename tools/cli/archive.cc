@@ -15,17 +15,18 @@ namespace prodigy::cli {
 namespace {
 
 [[noreturn]] void IoError(const std::filesystem::path& path, std::string_view what, int err) {
-  throw Error::Io(fmt::format("archive {}: {}: {}; nothing was deleted", path.string(), what,
-                                          std::strerror(err)));
+  throw Error::Io(
+      fmt::format("archive {}: {}: {}; nothing was deleted", path.string(), what, std::strerror(err)));
 }
 
 }  // namespace
 
 GzipArchive::GzipArchive(std::filesystem::path path) : path_(std::move(path)) {
   if (::access(path_.c_str(), F_OK) == 0) {
-    throw Error::Io(fmt::format("archive {} already exists; choose a new file name (nothing "
-                                            "was deleted)",
-                                            path_.string()));
+    throw Error::Io(
+        fmt::format("archive {} already exists; choose a new file name (nothing "
+                    "was deleted)",
+                    path_.string()));
   }
   tmp_path_ = path_;
   tmp_path_ += fmt::format(".tmp-{}", ::getpid());
@@ -52,8 +53,8 @@ void GzipArchive::WriteLine(std::string_view line) {
       gzputc(gz, '\n') < 0) {
     int zerr = 0;
     const char* msg = gzerror(gz, &zerr);
-    throw Error::Io(fmt::format("archive {}: write failed: {}; nothing was deleted",
-                                            tmp_path_.string(), zerr == Z_ERRNO ? std::strerror(errno) : msg));
+    throw Error::Io(fmt::format("archive {}: write failed: {}; nothing was deleted", tmp_path_.string(),
+                                zerr == Z_ERRNO ? std::strerror(errno) : msg));
   }
   ++lines_;
 }
@@ -66,7 +67,8 @@ void GzipArchive::Commit() {
   ::close(fd_);
   fd_ = -1;
   // link() fails instead of replacing a file created meanwhile (rename would not).
-  if (::link(tmp_path_.c_str(), path_.c_str()) != 0) IoError(path_, "cannot move the archive into place", errno);
+  if (::link(tmp_path_.c_str(), path_.c_str()) != 0)
+    IoError(path_, "cannot move the archive into place", errno);
   ::unlink(tmp_path_.c_str());
   committed_ = true;
   std::filesystem::path dir = path_.parent_path();

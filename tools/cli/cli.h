@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include <cxxopts.hpp>
 #include <fmt/format.h>
+#include <cxxopts.hpp>
 
 #include "prodigy/prodigy.h"
 
@@ -128,12 +128,12 @@ std::vector<Command> EventsCommands();
 std::vector<Command> DlqCommands();
 std::vector<Command> DocumentCommands();  // state, sessions, checkpoints
 std::vector<Command> ExportCommands();
-std::vector<Command> MigrateCommands();   // migrate, import
+std::vector<Command> MigrateCommands();  // migrate, import
 std::vector<Command> CheckCommands();
-std::vector<Command> BackupCommands();    // backup, backup ls, restore
-std::vector<Command> DocCommands();       // completion, man (docgen.cc)
-std::vector<Command> SyncCommands();      // sync --to / --from a PostgreSQL server
-std::vector<Command> LeaseCommands();     // leases ls, leases release
+std::vector<Command> BackupCommands();  // backup, backup ls, restore
+std::vector<Command> DocCommands();     // completion, man (docgen.cc)
+std::vector<Command> SyncCommands();    // sync --to / --from a PostgreSQL server
+std::vector<Command> LeaseCommands();   // leases ls, leases release
 
 // Every command, in the order `prodigy-store --help` lists them.
 std::vector<Command> AllCommands();

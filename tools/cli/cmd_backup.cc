@@ -1,8 +1,8 @@
 // backup --to TARGET [--keep N], backup ls TARGET, restore --from PATH [--force]:
 // snapshots of a repository's database in a folder or an S3 bucket (docs/backup.md).
 #include "cli.h"
-#include "prodigy/backup.h"
 #include "output.h"
+#include "prodigy/backup.h"
 
 namespace prodigy::cli {
 namespace {
@@ -34,10 +34,13 @@ int RunBackup(Context& ctx) {
   std::printf("backup %s\n", r.backup.location.c_str());
   KeyValues kv;
   kv.Add("  rows", CountsLine(r.backup.counts));
-  kv.Add("  size", fmt::format("{} ({} compressed)", HumanBytes(r.backup.db_bytes), HumanBytes(r.backup.file_bytes)));
+  kv.Add("  size",
+         fmt::format("{} ({} compressed)", HumanBytes(r.backup.db_bytes), HumanBytes(r.backup.file_bytes)));
   kv.Add("  schema", std::to_string(r.backup.schema_version));
-  if (!r.pruned.empty()) kv.Add("  pruned", fmt::format("{} (--keep {})", Plural(static_cast<int64_t>(r.pruned.size()),
-                                                                                  "older backup"), options.keep));
+  if (!r.pruned.empty())
+    kv.Add("  pruned",
+           fmt::format("{} (--keep {})", Plural(static_cast<int64_t>(r.pruned.size()), "older backup"),
+                       options.keep));
   kv.Print();
   return kExitOk;
 }
@@ -138,13 +141,14 @@ std::vector<Command> BackupCommands() {
                      "aside (prodigy.db.before-restore-<time>, never deleted), the backup is put in\n"
                      "place and the mirror files are rewritten. Refused while another process has the\n"
                      "database open (stop Prodigy first), unless --force.",
-          .examples = {"prodigy-store restore --from /mnt/backups",
-                       "prodigy-store restore --from /mnt/backups/my-repo/20261202T004000.123Z-42.manifest.json"},
+          .examples =
+              {"prodigy-store restore --from /mnt/backups",
+               "prodigy-store restore --from /mnt/backups/my-repo/20261202T004000.123Z-42.manifest.json"},
           .options =
               [](cxxopts::Options& o) {
                 o.add_options()("from", "a backup's manifest, or a folder / s3:// target (its newest backup)",
-                                cxxopts::value<std::string>(), "PATH")(
-                    "force", "restore even while other processes have the database open");
+                                cxxopts::value<std::string>(),
+                                "PATH")("force", "restore even while other processes have the database open");
               },
           .run = RunRestore,
       },

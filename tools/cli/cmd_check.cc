@@ -2,8 +2,8 @@
 // mirror files' parity with the database. Exit 3 when anything is wrong;
 // --repair rewrites the mirrors (the database is the truth) and checks again.
 #include "cli.h"
-#include "prodigy/backup.h"
 #include "output.h"
+#include "prodigy/backup.h"
 #include "progress.h"
 
 namespace prodigy::cli {
@@ -13,7 +13,7 @@ constexpr size_t kShownProblems = 50;
 
 struct Section {
   std::string name;
-  std::string status;  // "ok", "skipped: ...", "N problems"
+  std::string status;                                         // "ok", "skipped: ...", "N problems"
   std::vector<std::pair<std::string, std::string>> problems;  // (what, problem)
   Json extra = Json::object();
 };
@@ -27,8 +27,10 @@ Json SectionJson(const Section& s) {
 }
 
 void Conclude(Section& s, const std::string& ok_status) {
-  if (s.problems.empty()) s.status = ok_status;
-  else s.status = Plural(static_cast<int64_t>(s.problems.size()), "problem");
+  if (s.problems.empty())
+    s.status = ok_status;
+  else
+    s.status = Plural(static_cast<int64_t>(s.problems.size()), "problem");
 }
 
 // A damaged or foreign database is a finding of the check, not a failure of it.
@@ -39,8 +41,10 @@ bool IsDatabaseFinding(const Error& e) {
 Json RecoveryJson(const RecoveryReport& r) {
   Json kinds = Json::object();
   for (const RecoveryKindReport& k : r.kinds) {
-    kinds[k.kind] = Json{{"from_database", k.from_database}, {"from_mirrors", k.from_mirrors},
-                         {"mirror_newer", k.mirror_newer}, {"rejected", k.rejected}};
+    kinds[k.kind] = Json{{"from_database", k.from_database},
+                         {"from_mirrors", k.from_mirrors},
+                         {"mirror_newer", k.mirror_newer},
+                         {"rejected", k.rejected}};
   }
   return Json{{"needed", r.needed},
               {"damaged_copy", r.needed ? Json(r.damaged_copy.string()) : Json(nullptr)},
@@ -50,14 +54,16 @@ Json RecoveryJson(const RecoveryReport& r) {
 }
 
 void PrintRecovery(const RecoveryReport& r) {
-  std::printf("recovery   the database was damaged and has been rebuilt from what was readable plus the "
-              "mirror files\n  - damaged file kept as %s\n",
-              r.damaged_copy.c_str());
+  std::printf(
+      "recovery   the database was damaged and has been rebuilt from what was readable plus the "
+      "mirror files\n  - damaged file kept as %s\n",
+      r.damaged_copy.c_str());
   for (const RecoveryKindReport& k : r.kinds) {
-    std::printf("  - %s: %lld from the database, %lld only in the mirror files, %lld newer in the mirror "
-                "files, %lld rejected\n",
-                k.kind.c_str(), static_cast<long long>(k.from_database), static_cast<long long>(k.from_mirrors),
-                static_cast<long long>(k.mirror_newer), static_cast<long long>(k.rejected));
+    std::printf(
+        "  - %s: %lld from the database, %lld only in the mirror files, %lld newer in the mirror "
+        "files, %lld rejected\n",
+        k.kind.c_str(), static_cast<long long>(k.from_database), static_cast<long long>(k.from_mirrors),
+        static_cast<long long>(k.mirror_newer), static_cast<long long>(k.rejected));
   }
   std::printf("  - import ledger: %lld rows read back\n", static_cast<long long>(r.ledger_rows));
   for (size_t i = 0; i < r.problems.size() && i < kShownProblems; ++i) {
@@ -73,12 +79,13 @@ int RunCheck(Context& ctx) {
   const RepositoryLocation& loc = ctx.Location();
   const bool on_server = EngineOf(ctx.Config()) == Engine::kPostgres;
   if (on_server && repair) {
-    throw UsageError("check --repair rebuilds a damaged local SQLite database; a PostgreSQL store is repaired "
-                     "with the server's own tools and backups (docs/postgres.md)");
+    throw UsageError(
+        "check --repair rebuilds a damaged local SQLite database; a PostgreSQL store is repaired "
+        "with the server's own tools and backups (docs/postgres.md)");
   }
   if (!loc.exists && !on_server) {
     throw Error::NotFound(fmt::format("repository {} has no database to check ({} does not exist)",
-                                                  loc.canonical_path.string(), loc.db_path.string()));
+                                      loc.canonical_path.string(), loc.db_path.string()));
   }
   StorageConfig config = ctx.Config();
   config.migration = MigrationPolicy::kOff;  // a check changes no data
@@ -105,7 +112,8 @@ int RunCheck(Context& ctx) {
     if (!IsDatabaseFinding(e)) throw;
     db.problems.emplace_back(where, e.message());
   }
-  Conclude(db, on_server ? "ok (the repository's seq counter covers its events)" : "ok (PRAGMA integrity_check)");
+  Conclude(db,
+           on_server ? "ok (the repository's seq counter covers its events)" : "ok (PRAGMA integrity_check)");
   sections.push_back(std::move(db));
 
   Section ledger{"ledger"};
@@ -125,20 +133,24 @@ int RunCheck(Context& ctx) {
       // writes) cannot be rebuilt exactly any more; that is expected, not damage.
       int64_t pruned = 0;
       for (const ImportProblem& p : CheckImports(*store)) {
-        if (p.changed_after_import) ++pruned;
-        else ledger.problems.emplace_back(p.path.string(), p.problem);
+        if (p.changed_after_import)
+          ++pruned;
+        else
+          ledger.problems.emplace_back(p.path.string(), p.problem);
       }
-      ledger.extra = Json{{"imports", imports.size()}, {"originals_removed", removed},
-                          {"changed_after_import", pruned}};
-      Conclude(ledger, imports.empty()
-                           ? std::string("ok (nothing was imported)")
-                           : fmt::format("ok ({} imports re-proved from the database; {} originals removed{}{})",
-                                         imports.size() - pruned, removed,
-                                         removed < static_cast<int64_t>(imports.size()) ? ", the others still match"
-                                                                                         : "",
-                                         pruned ? fmt::format("; {} changed on purpose since the import "
-                                                              "(retention, purges, newer writes)", pruned)
-                                                : std::string()));
+      ledger.extra =
+          Json{{"imports", imports.size()}, {"originals_removed", removed}, {"changed_after_import", pruned}};
+      Conclude(
+          ledger,
+          imports.empty()
+              ? std::string("ok (nothing was imported)")
+              : fmt::format("ok ({} imports re-proved from the database; {} originals removed{}{})",
+                            imports.size() - pruned, removed,
+                            removed < static_cast<int64_t>(imports.size()) ? ", the others still match" : "",
+                            pruned ? fmt::format("; {} changed on purpose since the import "
+                                                 "(retention, purges, newer writes)",
+                                                 pruned)
+                                   : std::string()));
     } catch (const Error& e) {
       if (!IsDatabaseFinding(e)) throw;
       ledger.problems.emplace_back(where, e.message());
@@ -160,8 +172,9 @@ int RunCheck(Context& ctx) {
       }
       for (const MirrorProblem& p : found) mirrors.problems.emplace_back(p.path, p.problem);
       mirrors.extra = Json{{"repaired", repaired}};
-      Conclude(mirrors, repaired ? fmt::format("ok ({} repaired from the database)", Plural(repaired, "problem"))
-                                 : std::string("ok (every file matches the database)"));
+      Conclude(mirrors, repaired
+                            ? fmt::format("ok ({} repaired from the database)", Plural(repaired, "problem"))
+                            : std::string("ok (every file matches the database)"));
     }
   }
   sections.push_back(std::move(ledger));
@@ -194,9 +207,10 @@ int RunCheck(Context& ctx) {
   std::fflush(stdout);
   std::string hint;
   if (!sections[0].problems.empty()) {
-    hint = "the database is damaged: run 'prodigy-store check --repair' to rebuild it from what is still "
-           "readable plus the mirror files (the damaged file is kept), or 'prodigy-store restore --from "
-           "BACKUP_DIR' (docs/backup.md)";
+    hint =
+        "the database is damaged: run 'prodigy-store check --repair' to rebuild it from what is still "
+        "readable plus the mirror files (the damaged file is kept), or 'prodigy-store restore --from "
+        "BACKUP_DIR' (docs/backup.md)";
   } else if (!sections[2].problems.empty()) {
     hint = "run 'prodigy-store check --repair' to rewrite the mirrors from the database";
   } else {
@@ -221,7 +235,8 @@ std::vector<Command> CheckCommands() {
       .examples = {"prodigy-store check", "prodigy-store check --repair"},
       .options =
           [](cxxopts::Options& o) {
-            o.add_options()("repair", "rebuild a damaged database, then rewrite the mirrors from the database")(
+            o.add_options()("repair",
+                            "rebuild a damaged database, then rewrite the mirrors from the database")(
                 "force", "with --repair: rebuild even while other processes have the database open");
           },
       .run = RunCheck,

@@ -19,24 +19,26 @@ void RequireDlqJob(GlobalStorage& store, const std::string& job) {
   f.job_id = job;
   f.limit = 1;
   if (store.ListDlqItems(f).empty()) {
-    throw Error::NotFound(fmt::format("job {} has no DLQ items; list the jobs that have some "
-                                                  "with 'prodigy-store dlq ls'",
-                                                  job));
+    throw Error::NotFound(
+        fmt::format("job {} has no DLQ items; list the jobs that have some "
+                    "with 'prodigy-store dlq ls'",
+                    job));
   }
 }
 
 Json ItemJson(const DlqItem& d) {
-  return Json{{"job_id", d.job_id},
-              {"item_id", d.item_id},
-              {"first_attempt", d.first_attempt},
-              {"last_attempt", d.last_attempt},
-              {"failure_count", d.failure_count},
-              {"error_type", d.error_type},
-              {"error_signature", d.error_signature},
-              {"reprocess_eligible", d.reprocess_eligible},
-              {"manual_review_required", d.manual_review_required},
-              {"reprocess_requested_at", d.reprocess_requested_at ? Json(*d.reprocess_requested_at) : Json(nullptr)},
-              {"updated_at", d.updated_at}};
+  return Json{
+      {"job_id", d.job_id},
+      {"item_id", d.item_id},
+      {"first_attempt", d.first_attempt},
+      {"last_attempt", d.last_attempt},
+      {"failure_count", d.failure_count},
+      {"error_type", d.error_type},
+      {"error_signature", d.error_signature},
+      {"reprocess_eligible", d.reprocess_eligible},
+      {"manual_review_required", d.manual_review_required},
+      {"reprocess_requested_at", d.reprocess_requested_at ? Json(*d.reprocess_requested_at) : Json(nullptr)},
+      {"updated_at", d.updated_at}};
 }
 
 int RunLs(Context& ctx) {
@@ -59,7 +61,9 @@ int RunLs(Context& ctx) {
   }
   Table table({"JOB", "ITEM", "FAILURES", "LAST ATTEMPT", "TYPE", "RETRY", "SIGNATURE"}, ctx.stdout_tty());
   for (const DlqItem& d : items) {
-    const std::string retry = d.reprocess_requested_at ? "requested" : d.reprocess_eligible ? "eligible" : "no";
+    const std::string retry = d.reprocess_requested_at ? "requested"
+                              : d.reprocess_eligible   ? "eligible"
+                                                       : "no";
     table.Add({d.job_id, d.item_id, std::to_string(d.failure_count), d.last_attempt,
                d.error_type.empty() ? "-" : d.error_type, retry, d.error_signature});
   }
@@ -71,9 +75,10 @@ int RunShow(Context& ctx) {
   const std::string& item = ctx.positional()[1];
   auto d = ctx.Store().GetDlqItem(job, item);
   if (!d) {
-    throw Error::NotFound(fmt::format("DLQ item {} of job {} does not exist; list the job's items "
-                                                  "with 'prodigy-store dlq ls --job {}'",
-                                                  item, job, job));
+    throw Error::NotFound(
+        fmt::format("DLQ item {} of job {} does not exist; list the job's items "
+                    "with 'prodigy-store dlq ls --job {}'",
+                    item, job, job));
   }
   // The DeadLetteredItem as Prodigy wrote it (JSON with or without --json).
   std::fwrite(d->json.data(), 1, d->json.size(), stdout);
@@ -89,7 +94,8 @@ int RunStats(Context& ctx) {
   if (ctx.json()) {
     Json cats = Json::array();
     for (const auto& g : s.error_categories) {
-      cats.push_back({{"error_signature", g.key}, {"count", g.count},
+      cats.push_back({{"error_signature", g.key},
+                      {"count", g.count},
                       {"percentage", PercentValue(g.count, s.total_items)}});
     }
     PrintJson(Json{{"job_id", job.empty() ? Json(nullptr) : Json(job)},
@@ -159,8 +165,10 @@ int RunAnalyze(Context& ctx) {
       p.last = d.last_attempt;
     }
     ++by_type[d.error_type.empty() ? "(unknown)" : d.error_type];
-    if (d.last_attempt_ns) ++by_hour[*d.last_attempt_ns / kHourNs * kHourNs];
-    else ++no_time;
+    if (d.last_attempt_ns)
+      ++by_hour[*d.last_attempt_ns / kHourNs * kHourNs];
+    else
+      ++no_time;
   }
   std::vector<Pattern> patterns;
   for (auto& [sig, p] : by_signature) patterns.push_back(std::move(p));
@@ -181,7 +189,8 @@ int RunAnalyze(Context& ctx) {
     Json types = Json::array();
     for (const auto& [type, count] : by_type) types.push_back({{"error_type", type}, {"count", count}});
     Json hours = Json::array();
-    for (const auto& [hour, count] : by_hour) hours.push_back({{"hour", FormatTimestamp(hour)}, {"count", count}});
+    for (const auto& [hour, count] : by_hour)
+      hours.push_back({{"hour", FormatTimestamp(hour)}, {"count", count}});
     PrintJson(Json{{"job_id", job},
                    {"total_items", total},
                    {"pattern_groups", groups},
@@ -215,7 +224,8 @@ int RunAnalyze(Context& ctx) {
       table.Add({stamp, std::to_string(count), std::string(std::max<int64_t>(1, count * 40 / peak), '#')});
     }
   }
-  if (no_time) std::printf("(%lld items without a parseable last_attempt)\n", static_cast<long long>(no_time));
+  if (no_time)
+    std::printf("(%lld items without a parseable last_attempt)\n", static_cast<long long>(no_time));
   return kExitOk;
 }
 
@@ -237,8 +247,10 @@ int RunPurge(Context& ctx) {
     count = store.PurgeDlqItems(cutoff, job);
   }
   if (ctx.json()) {
-    PrintJson(Json{{"dry_run", dry_run}, {"cutoff", FormatTimestamp(cutoff)},
-                   {"job_id", job.empty() ? Json(nullptr) : Json(job)}, {dry_run ? "would_purge" : "purged", count}});
+    PrintJson(Json{{"dry_run", dry_run},
+                   {"cutoff", FormatTimestamp(cutoff)},
+                   {"job_id", job.empty() ? Json(nullptr) : Json(job)},
+                   {dry_run ? "would_purge" : "purged", count}});
   } else {
     std::printf("%s %s with last attempt before %s%s\n", dry_run ? "would purge" : "purged",
                 Plural(count, "DLQ item").c_str(), FormatTimestamp(cutoff).c_str(),
@@ -283,11 +295,13 @@ int RunRm(Context& ctx) {
   const std::string& job = ctx.positional()[0];
   const std::string& item = ctx.positional()[1];
   if (!ctx.Store().RemoveDlqItem(job, item)) {
-    throw Error::NotFound(fmt::format("DLQ item {} of job {} does not exist; nothing was removed",
-                                                  item, job));
+    throw Error::NotFound(
+        fmt::format("DLQ item {} of job {} does not exist; nothing was removed", item, job));
   }
-  if (ctx.json()) PrintJson(Json{{"job_id", job}, {"item_id", item}, {"removed", true}});
-  else std::printf("removed DLQ item %s of job %s\n", item.c_str(), job.c_str());
+  if (ctx.json())
+    PrintJson(Json{{"job_id", job}, {"item_id", item}, {"removed", true}});
+  else
+    std::printf("removed DLQ item %s of job %s\n", item.c_str(), job.c_str());
   return kExitOk;
 }
 
@@ -301,13 +315,12 @@ std::vector<Command> DlqCommands() {
           .examples = {"prodigy-store dlq ls --job mapreduce-1758387792480 --eligible --limit 20"},
           .options =
               [](cxxopts::Options& o) {
-                o.add_options()
-                    ("job", "only this job", cxxopts::value<std::string>(), "ID")
-                    ("eligible", "only items eligible for reprocessing")
-                    ("error-type", "only this error type (Timeout, CommandFailed, Unknown, ...)",
-                     cxxopts::value<std::string>(), "TYPE")
-                    ("signature", "only signatures containing TEXT", cxxopts::value<std::string>(), "TEXT")
-                    ("limit", "at most N items", cxxopts::value<std::string>(), "N");
+                o.add_options()("job", "only this job", cxxopts::value<std::string>(), "ID")(
+                    "eligible", "only items eligible for reprocessing")(
+                    "error-type", "only this error type (Timeout, CommandFailed, Unknown, ...)",
+                    cxxopts::value<std::string>(),
+                    "TYPE")("signature", "only signatures containing TEXT", cxxopts::value<std::string>(),
+                            "TEXT")("limit", "at most N items", cxxopts::value<std::string>(), "N");
               },
           .run = RunLs,
       },
@@ -347,10 +360,10 @@ std::vector<Command> DlqCommands() {
                        "prodigy-store dlq purge --older-than 7d --job mapreduce-1758387792480"},
           .options =
               [](cxxopts::Options& o) {
-                o.add_options()
-                    ("older-than", "a duration (30d, 12h) or an RFC 3339 time", cxxopts::value<std::string>(), "D")
-                    ("job", "only this job", cxxopts::value<std::string>(), "ID")
-                    ("dry-run", "count what would go; change nothing");
+                o.add_options()("older-than", "a duration (30d, 12h) or an RFC 3339 time",
+                                cxxopts::value<std::string>(),
+                                "D")("job", "only this job", cxxopts::value<std::string>(), "ID")(
+                    "dry-run", "count what would go; change nothing");
               },
           .run = RunPurge,
       },
@@ -363,9 +376,9 @@ std::vector<Command> DlqCommands() {
           .max_args = 1,
           .options =
               [](cxxopts::Options& o) {
-                o.add_options()
-                    ("format", "json (default), jsonl or csv", cxxopts::value<std::string>(), "FORMAT")
-                    ("out", "file to write (default: stdout)", cxxopts::value<std::string>(), "FILE");
+                o.add_options()("format", "json (default), jsonl or csv", cxxopts::value<std::string>(),
+                                "FORMAT")("out", "file to write (default: stdout)",
+                                          cxxopts::value<std::string>(), "FILE");
               },
           .run = RunExport,
       },

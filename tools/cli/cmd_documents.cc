@@ -33,15 +33,17 @@ void PrintStates(const Context& ctx, const std::vector<JobState>& states, const 
   }
   Table table({"JOB", "VERSION", "COMPLETE", "ITEMS", "SUCCEEDED", "FAILED", "UPDATED"}, ctx.stdout_tty());
   for (const JobState& s : states) {
-    table.Add({s.job_id, std::to_string(s.version), s.is_complete ? "yes" : "no", std::to_string(s.total_items),
-               std::to_string(s.successful_count), std::to_string(s.failed_count), s.updated_at});
+    table.Add({s.job_id, std::to_string(s.version), s.is_complete ? "yes" : "no",
+               std::to_string(s.total_items), std::to_string(s.successful_count),
+               std::to_string(s.failed_count), s.updated_at});
   }
 }
 
 [[noreturn]] void NoState(const std::string& job) {
-  throw Error::NotFound(fmt::format("job {} has no stored state; list the jobs with "
-                                                "'prodigy-store state ls'",
-                                                job));
+  throw Error::NotFound(
+      fmt::format("job {} has no stored state; list the jobs with "
+                  "'prodigy-store state ls'",
+                  job));
 }
 
 int RunStateLs(Context& ctx) {
@@ -64,9 +66,10 @@ int RunStateShow(Context& ctx) {
     if (!state) {
       if (!store.ReadState(job)) NoState(job);
       std::string kept;
-      for (const JobState& s : store.StateHistory(job)) kept += (kept.empty() ? "" : ", ") + std::to_string(s.version);
-      throw Error::NotFound(fmt::format("job {} has no kept version {}; kept versions: {}", job,
-                                                    *version, kept));
+      for (const JobState& s : store.StateHistory(job))
+        kept += (kept.empty() ? "" : ", ") + std::to_string(s.version);
+      throw Error::NotFound(
+          fmt::format("job {} has no kept version {}; kept versions: {}", job, *version, kept));
     }
   } else {
     state = store.ReadState(job);
@@ -86,7 +89,8 @@ int RunStateHistory(Context& ctx) {
 
 int RunSessionsLs(Context& ctx) {
   const auto status = ctx.Str("status");
-  const auto sessions = ctx.Store().ListSessions(status ? std::optional<std::string_view>(*status) : std::nullopt);
+  const auto sessions =
+      ctx.Store().ListSessions(status ? std::optional<std::string_view>(*status) : std::nullopt);
   if (ctx.json()) {
     Json list = Json::array();
     for (const Session& s : sessions) {
@@ -106,7 +110,8 @@ int RunSessionsLs(Context& ctx) {
   }
   Table table({"SESSION", "STATUS", "STARTED", "ENDED", "WORKING DIRECTORY"}, ctx.stdout_tty());
   for (const Session& s : sessions) {
-    table.Add({s.session_id, s.status, s.started_at, s.ended_at.empty() ? "-" : s.ended_at, s.working_directory});
+    table.Add(
+        {s.session_id, s.status, s.started_at, s.ended_at.empty() ? "-" : s.ended_at, s.working_directory});
   }
   return kExitOk;
 }
@@ -115,7 +120,8 @@ int RunSessionsShow(Context& ctx) {
   const std::string& id = ctx.positional()[0];
   auto s = ctx.Store().LoadSession(id);
   if (!s) {
-    throw Error::NotFound(fmt::format("session {} does not exist; list sessions with 'prodigy-store sessions ls'", id));
+    throw Error::NotFound(
+        fmt::format("session {} does not exist; list sessions with 'prodigy-store sessions ls'", id));
   }
   PrintDocument(s->json);
   return kExitOk;
@@ -143,8 +149,8 @@ int RunCheckpointsLs(Context& ctx) {
   }
   Table table({"WORKFLOW", "STATUS", "STEP", "TIMESTAMP", "NAME"}, ctx.stdout_tty());
   for (const WorkflowCheckpoint& c : checkpoints) {
-    table.Add({c.workflow_id, c.status, fmt::format("{}/{}", c.current_step_index, c.total_steps), c.timestamp,
-               c.workflow_name.empty() ? "-" : c.workflow_name});
+    table.Add({c.workflow_id, c.status, fmt::format("{}/{}", c.current_step_index, c.total_steps),
+               c.timestamp, c.workflow_name.empty() ? "-" : c.workflow_name});
   }
   return kExitOk;
 }
@@ -153,9 +159,10 @@ int RunCheckpointsShow(Context& ctx) {
   const std::string& id = ctx.positional()[0];
   auto c = ctx.Store().LoadCheckpoint(id);
   if (!c) {
-    throw Error::NotFound(fmt::format("workflow checkpoint {} does not exist; list them with "
-                                                  "'prodigy-store checkpoints ls'",
-                                                  id));
+    throw Error::NotFound(
+        fmt::format("workflow checkpoint {} does not exist; list them with "
+                    "'prodigy-store checkpoints ls'",
+                    id));
   }
   PrintDocument(c->json);
   return kExitOk;
@@ -181,8 +188,8 @@ std::vector<Command> DocumentCommands() {
           .max_args = 1,
           .options =
               [](cxxopts::Options& o) {
-                o.add_options()("version", "a kept older version (see 'state history')", cxxopts::value<std::string>(),
-                                "N");
+                o.add_options()("version", "a kept older version (see 'state history')",
+                                cxxopts::value<std::string>(), "N");
               },
           .run = RunStateShow,
       },
@@ -201,8 +208,10 @@ std::vector<Command> DocumentCommands() {
           .examples = {"prodigy-store sessions ls --status InProgress"},
           .options =
               [](cxxopts::Options& o) {
-                o.add_options()("status", "only sessions with this status (InProgress, Completed, Failed, "
-                                "Interrupted, ...)", cxxopts::value<std::string>(), "STATUS");
+                o.add_options()("status",
+                                "only sessions with this status (InProgress, Completed, Failed, "
+                                "Interrupted, ...)",
+                                cxxopts::value<std::string>(), "STATUS");
               },
           .run = RunSessionsLs,
       },

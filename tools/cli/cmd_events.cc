@@ -1,8 +1,8 @@
 // events ls | show | tail [-f] | stats: queries over the event logs, on the
 // real EventRecord schema (event types in any spelling Prodigy users meet).
 // events clean is in cmd_events_clean.cc.
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "cli.h"
@@ -18,13 +18,14 @@ Command EventsCleanCommand();
 namespace {
 
 void AddFilterOptions(cxxopts::Options& options) {
-  options.add_options()
-      ("type", "event type: agent_completed, AgentCompleted, dlq_item_added, d_l_q_item_added, ... "
-       "(repeat or comma-separate for several)", cxxopts::value<std::vector<std::string>>(), "TYPE")
-      ("agent", "only events of this agent id", cxxopts::value<std::string>(), "ID")
-      ("since", "only events at or after: a duration ago (10m, 2h, 7d) or RFC 3339 time",
-       cxxopts::value<std::string>(), "WHEN")
-      ("until", "only events before: a duration ago or RFC 3339 time", cxxopts::value<std::string>(), "WHEN");
+  options.add_options()("type",
+                        "event type: agent_completed, AgentCompleted, dlq_item_added, d_l_q_item_added, ... "
+                        "(repeat or comma-separate for several)",
+                        cxxopts::value<std::vector<std::string>>(),
+                        "TYPE")("agent", "only events of this agent id", cxxopts::value<std::string>(), "ID")(
+      "since", "only events at or after: a duration ago (10m, 2h, 7d) or RFC 3339 time",
+      cxxopts::value<std::string>(), "WHEN")("until", "only events before: a duration ago or RFC 3339 time",
+                                             cxxopts::value<std::string>(), "WHEN");
 }
 
 EventQuery QueryFromOptions(Context& ctx, std::optional<std::string> job) {
@@ -55,9 +56,10 @@ void RequireEventJob(GlobalStorage& store, const std::string& job) {
   q.limit = 1;
   Event e;
   if (!store.QueryEvents(q).Next(&e)) {
-    throw Error::NotFound(fmt::format("job {} has no events in {}; list the jobs with "
-                                                  "'prodigy-store events ls'",
-                                                  job, store.Where()));
+    throw Error::NotFound(
+        fmt::format("job {} has no events in {}; list the jobs with "
+                    "'prodigy-store events ls'",
+                    job, store.Where()));
   }
 }
 
@@ -208,15 +210,16 @@ std::vector<Command> EventsCommands() {
           .summary = "show a job's events, filtered by type, agent and time",
           .details = "--json prints one JSON object per line (JSONL) with the record verbatim under\n"
                      "\"record\"; --raw prints the records exactly as stored.",
-          .examples = {"prodigy-store events show mapreduce-20250920_170312 --type agent_completed --since 2h",
-                       "prodigy-store events show mapreduce-20250920_170312 --raw | jq .event.event_type"},
+          .examples =
+              {"prodigy-store events show mapreduce-20250920_170312 --type agent_completed --since 2h",
+               "prodigy-store events show mapreduce-20250920_170312 --raw | jq .event.event_type"},
           .min_args = 1,
           .max_args = 1,
           .options =
               [](cxxopts::Options& o) {
                 AddFilterOptions(o);
-                o.add_options()("limit", "at most N events (the first N matches)", cxxopts::value<std::string>(),
-                                "N");
+                o.add_options()("limit", "at most N events (the first N matches)",
+                                cxxopts::value<std::string>(), "N");
                 AddOutputOptions(o);
               },
           .run = RunShow,

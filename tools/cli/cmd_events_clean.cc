@@ -14,9 +14,9 @@
 
 #include "archive.h"
 #include "cli.h"
-#include "prodigy/backup.h"
 #include "output.h"
 #include "parse.h"
+#include "prodigy/backup.h"
 #include "progress.h"
 
 namespace prodigy::cli {
@@ -106,16 +106,18 @@ int64_t Apply(GlobalStorage& store, const JobPlan& plan, const Limits& limits) {
 }
 
 // Removing imported rows makes those imports unprovable: say so before it happens.
-void WarnAboutImports(const Context& ctx, GlobalStorage& store, const std::vector<JobPlan>& plans, bool dry_run) {
+void WarnAboutImports(const Context& ctx, GlobalStorage& store, const std::vector<JobPlan>& plans,
+                      bool dry_run) {
   std::set<std::string> imported;
   for (const ImportRecord& r : ListImports(store)) {
     if (r.kind == "events" || r.kind == "events_archive") imported.insert(r.job_id);
   }
   for (const JobPlan& p : plans) {
     if (p.remove == 0 || imported.count(p.job_id) == 0) continue;
-    ctx.Note("note: job {} holds events imported from legacy files; {} 'prodigy-store check' reports those "
-             "imports as changed and 'export --legacy' cannot rebuild them byte for byte",
-             p.job_id, dry_run ? "after removing some," : "with some removed,");
+    ctx.Note(
+        "note: job {} holds events imported from legacy files; {} 'prodigy-store check' reports those "
+        "imports as changed and 'export --legacy' cannot rebuild them byte for byte",
+        p.job_id, dry_run ? "after removing some," : "with some removed,");
   }
 }
 
@@ -139,7 +141,8 @@ int RunClean(Context& ctx) {
       EventQuery q;
       q.job_id = job;
       if (store.CountEvents(q) == 0) {
-        throw Error::NotFound(fmt::format("job {} has no events; list the jobs with 'prodigy-store events ls'", job));
+        throw Error::NotFound(
+            fmt::format("job {} has no events; list the jobs with 'prodigy-store events ls'", job));
       }
     }
   }
@@ -214,15 +217,14 @@ int RunClean(Context& ctx) {
       std::printf("dry run: %lld events (%s) would be removed; nothing was changed\n",
                   static_cast<long long>(planned), HumanBytes(planned_bytes).c_str());
     } else {
-      std::printf("removed %lld events (%s)%s\n", static_cast<long long>(deleted),
-                  HumanBytes(planned_bytes).c_str(),
-                  archive ? fmt::format("; archived {} records to {}", archive->lines(), archive_name).c_str()
-                          : "");
+      std::printf(
+          "removed %lld events (%s)%s\n", static_cast<long long>(deleted), HumanBytes(planned_bytes).c_str(),
+          archive ? fmt::format("; archived {} records to {}", archive->lines(), archive_name).c_str() : "");
     }
   }
   if (!dry_run && deleted != planned) {
-    ctx.Note("note: {} events were planned but {} deleted; another process changed the log meanwhile", planned,
-             deleted);
+    ctx.Note("note: {} events were planned but {} deleted; another process changed the log meanwhile",
+             planned, deleted);
   }
   return kExitOk;
 }
@@ -233,25 +235,28 @@ Command EventsCleanCommand() {
   return Command{
       .name = "events clean",
       .summary = "remove old events by age, count or size per job (--dry-run shows what would go)",
-      .details = "An event goes when it is older than --older-than, or when it is among a job's\n"
-                 "oldest events beyond --keep-last N or beyond --max-size bytes of JSONL. Events\n"
-                 "without a parseable timestamp are never removed by age. With --archive FILE\n"
-                 "the removed records are first written to FILE (gzip JSONL, verbatim) and\n"
-                 "fsync'd; FILE must not exist yet.",
+      .details =
+          "An event goes when it is older than --older-than, or when it is among a job's\n"
+          "oldest events beyond --keep-last N or beyond --max-size bytes of JSONL. Events\n"
+          "without a parseable timestamp are never removed by age. With --archive FILE\n"
+          "the removed records are first written to FILE (gzip JSONL, verbatim) and\n"
+          "fsync'd; FILE must not exist yet.",
       .examples = {"prodigy-store events clean --older-than 30d --dry-run",
                    "prodigy-store events clean --keep-last 10000 --archive events-2025-09.jsonl.gz"},
       .options =
           [](cxxopts::Options& o) {
-            o.add_options()
-                ("job", "only this job (repeatable; default: every job)", cxxopts::value<std::vector<std::string>>(),
-                 "ID")
-                ("older-than", "remove events older than D (30m, 12h, 30d, 2w)", cxxopts::value<std::string>(), "D")
-                ("keep-last", "keep only the newest N events of each job", cxxopts::value<std::string>(), "N")
-                ("max-size", "keep each job's newest events within SIZE bytes of JSONL (100MB, 1GiB)",
-                 cxxopts::value<std::string>(), "SIZE")
-                ("dry-run", "show what would be removed; change nothing")
-                ("archive", "first write the removed records to FILE (gzip JSONL), or to s3://bucket/key (uploaded and read back before anything is deleted)", cxxopts::value<std::string>(),
-                 "FILE");
+            o.add_options()("job", "only this job (repeatable; default: every job)",
+                            cxxopts::value<std::vector<std::string>>(),
+                            "ID")("older-than", "remove events older than D (30m, 12h, 30d, 2w)",
+                                  cxxopts::value<std::string>(), "D")(
+                "keep-last", "keep only the newest N events of each job", cxxopts::value<std::string>(), "N")(
+                "max-size", "keep each job's newest events within SIZE bytes of JSONL (100MB, 1GiB)",
+                cxxopts::value<std::string>(),
+                "SIZE")("dry-run", "show what would be removed; change nothing")(
+                "archive",
+                "first write the removed records to FILE (gzip JSONL), or to s3://bucket/key (uploaded and "
+                "read back before anything is deleted)",
+                cxxopts::value<std::string>(), "FILE");
           },
       .run = RunClean,
   };

@@ -47,8 +47,10 @@ int64_t ExportKind(GlobalStorage& store, const std::string& kind, const std::opt
   if (kind == "state") {
     DocWriter w(sink, format, StateCsvHeader());
     std::vector<std::string> jobs;
-    if (job) jobs.push_back(*job);
-    else for (const JobState& s : store.ListJobStates()) jobs.push_back(s.job_id);
+    if (job)
+      jobs.push_back(*job);
+    else
+      for (const JobState& s : store.ListJobStates()) jobs.push_back(s.job_id);
     // Every kept version, newest first per job.
     for (const std::string& j : jobs) {
       for (const JobState& s : store.StateHistory(j)) w.Add(s.json, StateCsv(s));
@@ -91,7 +93,8 @@ int RunExport(Context& ctx) {
   if (legacy) return RunExportLegacy(ctx, *legacy);
 
   if (kind && std::find(kKinds.begin(), kKinds.end(), *kind) == kKinds.end()) {
-    throw UsageError(fmt::format("--kind '{}' is not one of events, dlq, state, sessions, checkpoints", *kind));
+    throw UsageError(
+        fmt::format("--kind '{}' is not one of events, dlq, state, sessions, checkpoints", *kind));
   }
   if (kind && job && !JobScoped(*kind)) {
     throw UsageError(fmt::format("--job applies to events, dlq and state, not to {}", *kind));
@@ -99,8 +102,11 @@ int RunExport(Context& ctx) {
   const Format format = ParseFormat(format_text.value_or("jsonl"));
   const std::string target = out.value_or("-");
   std::vector<std::string> kinds;
-  if (kind) kinds.push_back(*kind);
-  else for (const std::string& k : kKinds) if (!job || JobScoped(k)) kinds.push_back(k);
+  if (kind)
+    kinds.push_back(*kind);
+  else
+    for (const std::string& k : kKinds)
+      if (!job || JobScoped(k)) kinds.push_back(k);
   if (target == "-" && kinds.size() > 1) {
     throw UsageError("several kinds go to a folder: give --out DIR, or one --kind for stdout");
   }
@@ -124,7 +130,8 @@ int RunExport(Context& ctx) {
     std::error_code ec;
     fs::create_directories(target, ec);
     if (ec) throw Error::Io(fmt::format("cannot create folder {}: {}", target, ec.message()));
-    for (const std::string& k : kinds) plan.emplace_back(k, fs::path(target) / (k + "." + FormatExtension(format)));
+    for (const std::string& k : kinds)
+      plan.emplace_back(k, fs::path(target) / (k + "." + FormatExtension(format)));
   }
   for (const auto& [k, path] : plan) {
     OutputSink sink(path.string());
@@ -138,7 +145,8 @@ int RunExport(Context& ctx) {
   } else {
     for (const auto& f : files) {
       std::printf("%-12s %8lld documents  %s\n", f["kind"].get<std::string>().c_str(),
-                  static_cast<long long>(f["documents"].get<int64_t>()), f["path"].get<std::string>().c_str());
+                  static_cast<long long>(f["documents"].get<int64_t>()),
+                  f["path"].get<std::string>().c_str());
     }
   }
   return kExitOk;
@@ -158,17 +166,16 @@ std::vector<Command> ExportCommands() {
                  "every imported legacy file byte for byte under DIR.",
       .examples = {"prodigy-store export --kind events --job mapreduce-20250920_170312 > events.jsonl",
                    "prodigy-store export --format csv --out /tmp/prodigy-export",
-                   "prodigy-store export --mirrors",
-                   "prodigy-store export --legacy /tmp/restored"},
+                   "prodigy-store export --mirrors", "prodigy-store export --legacy /tmp/restored"},
       .options =
           [](cxxopts::Options& o) {
-            o.add_options()
-                ("job", "only this job (events, dlq, state)", cxxopts::value<std::string>(), "ID")
-                ("kind", "events, dlq, state, sessions or checkpoints", cxxopts::value<std::string>(), "KIND")
-                ("format", "jsonl (default), json or csv", cxxopts::value<std::string>(), "FORMAT")
-                ("out", "a folder, a file (with --kind), or - for stdout", cxxopts::value<std::string>(), "DIR|-")
-                ("mirrors", "regenerate the mirror files from the database")
-                ("legacy", "rebuild the imported legacy files under DIR", cxxopts::value<std::string>(), "DIR");
+            o.add_options()("job", "only this job (events, dlq, state)", cxxopts::value<std::string>(), "ID")(
+                "kind", "events, dlq, state, sessions or checkpoints", cxxopts::value<std::string>(), "KIND")(
+                "format", "jsonl (default), json or csv", cxxopts::value<std::string>(), "FORMAT")(
+                "out", "a folder, a file (with --kind), or - for stdout", cxxopts::value<std::string>(),
+                "DIR|-")("mirrors", "regenerate the mirror files from the database")(
+                "legacy", "rebuild the imported legacy files under DIR", cxxopts::value<std::string>(),
+                "DIR");
           },
       .run = RunExport,
   }};

@@ -80,11 +80,13 @@ int RunInfo(Context& ctx) {
     for (const auto& f : config.config_files) j["config_files"].push_back(f.string());
     j["notices"] = config.notices;
     j["backend"] = EngineName(EngineOf(config));
-    j["storage_url"] = config.storage_url.empty() ? Json(nullptr) : Json(RedactStorageUrl(config.storage_url));
+    j["storage_url"] =
+        config.storage_url.empty() ? Json(nullptr) : Json(RedactStorageUrl(config.storage_url));
     j["repository_key"] = RepositoryKey(config, loc);
     j["repositories"] = Json::array();
     for (const RepoFolder& r : repos) {
-      j["repositories"].push_back({{"name", r.name}, {"db_path", r.db_path.string()}, {"db_bytes", r.db_bytes}});
+      j["repositories"].push_back(
+          {{"name", r.name}, {"db_path", r.db_path.string()}, {"db_bytes", r.db_bytes}});
     }
     j["repo_name"] = loc.name;
     j["repo_path"] = loc.canonical_path.string();
@@ -125,14 +127,15 @@ int RunInfo(Context& ctx) {
     const TableCounts& c = info->counts;
     kv.Add("rows", fmt::format("events {}, dlq_items {}, job_states {}, sessions {}, workflow_checkpoints {}",
                                c.events, c.dlq_items, c.job_states, c.sessions, c.workflow_checkpoints));
-    kv.Add("imported", fmt::format("{} legacy files, {} unparsed lines kept", c.import_sources, c.unparsed_lines));
+    kv.Add("imported",
+           fmt::format("{} legacy files, {} unparsed lines kept", c.import_sources, c.unparsed_lines));
   } else {
     kv.Add("database", fmt::format("{} (not created yet)", where));
   }
   kv.Add("mirrors", on_server ? std::string("none on a PostgreSQL store ('export --mirrors' writes them)")
                     : config.mirrors ? fmt::format("enabled, under {} ('prodigy-store check' compares them)",
-                                                 loc.dir.string())
-                                   : std::string("disabled in the config"));
+                                                   loc.dir.string())
+                                     : std::string("disabled in the config"));
   if (legacy.empty()) {
     kv.Add("legacy data", "none found");
   } else {

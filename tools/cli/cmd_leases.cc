@@ -51,8 +51,8 @@ int RunRelease(Context& ctx) {
   Leases leases(ctx.Store());
   const std::optional<Lease> ended = leases.ForceRelease(key);
   if (ctx.json()) {
-    PrintJson(Json{{"key", key}, {"released", ended.has_value()},
-                   {"lease", ended ? LeaseJson(*ended) : Json(nullptr)}});
+    PrintJson(Json{
+        {"key", key}, {"released", ended.has_value()}, {"lease", ended ? LeaseJson(*ended) : Json(nullptr)}});
   } else if (ended) {
     ctx.Note("ended the lease {} of {} (token {}); the next holder gets a higher token", key, ended->holder,
              ended->token);
@@ -85,9 +85,10 @@ std::vector<Command> LeaseCommands() {
           .examples = {"prodigy-store leases release mapreduce-20250920_170312 --force"},
           .min_args = 1,
           .max_args = 1,
-          .options = [](cxxopts::Options& o) {
-            o.add_options()("force", "end the lease even though another process holds it");
-          },
+          .options =
+              [](cxxopts::Options& o) {
+                o.add_options()("force", "end the lease even though another process holds it");
+              },
           .run = RunRelease,
       },
   };

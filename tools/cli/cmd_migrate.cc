@@ -29,7 +29,7 @@ Json ReportJson(const MigrationReport& r, bool dry_run) {
                        {"error", s.error},
                        {"note", s.note}});
   }
-  return Json{{"dry_run", dry_run},     {"legacy_roots", roots},   {"sources", sources},
+  return Json{{"dry_run", dry_run},     {"legacy_roots", roots},  {"sources", sources},
               {"imported", r.imported}, {"verified", r.verified}, {"removed", r.removed},
               {"kept", r.kept},         {"failed", r.failed},     {"ok", r.ok()}};
 }
@@ -41,8 +41,9 @@ void PrintReport(const Context& ctx, const MigrationReport& r, bool dry_run) {
   }
   if (!r.sources.empty()) {
     // The action goes last: notes about quirks can be long.
-    Table table({"SOURCE", "KIND", "JOB", "BYTES", "ROWS", "UNPARSED", dry_run ? "DELETE" : "DELETED", "ACTION"},
-                ctx.stdout_tty());
+    Table table(
+        {"SOURCE", "KIND", "JOB", "BYTES", "ROWS", "UNPARSED", dry_run ? "DELETE" : "DELETED", "ACTION"},
+        ctx.stdout_tty());
     for (const LegacySource& s : r.sources) {
       std::string action = s.action;
       if (!s.error.empty()) action += " (" + s.error + ")";
@@ -111,8 +112,10 @@ int RunMigrate(Context& ctx) {
   const bool dry_run = ctx.Flag("dry-run");
   const auto roots = LegacyRoots(ctx);
   if (roots.empty()) {
-    if (ctx.json()) PrintJson(ReportJson(MigrationReport{}, dry_run));
-    else std::printf("no legacy Prodigy data found for %s\n", ctx.Location().canonical_path.c_str());
+    if (ctx.json())
+      PrintJson(ReportJson(MigrationReport{}, dry_run));
+    else
+      std::printf("no legacy Prodigy data found for %s\n", ctx.Location().canonical_path.c_str());
     return kExitOk;
   }
   Progress progress(ctx.show_progress(), "", ProgressUnit::kBytes);
@@ -171,9 +174,10 @@ int RunExportLegacy(Context& ctx, const fs::path& dir) {
   }
   if (!ctx.json() && files.empty()) ctx.Note("no imported legacy files to rebuild");
   if (mismatched > 0) {
-    throw Error::VerificationFailed(fmt::format("{} of {} rebuilt files differ from their originals (their rows changed since the "
-                            "import); the others are byte-exact",
-                            mismatched, files.size()));
+    throw Error::VerificationFailed(
+        fmt::format("{} of {} rebuilt files differ from their originals (their rows changed since the "
+                    "import); the others are byte-exact",
+                    mismatched, files.size()));
   }
   return kExitOk;
 }

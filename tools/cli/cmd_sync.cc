@@ -41,7 +41,8 @@ int RunSync(Context& ctx) {
                 t.sha256.c_str());
   }
   if (to) {
-    ctx.Note("use it: export PRODIGY_STORAGE_URL='{}' (and the same repository_key on every machine)", report.server);
+    ctx.Note("use it: export PRODIGY_STORAGE_URL='{}' (and the same repository_key on every machine)",
+             report.server);
   }
   return kExitOk;
 }
@@ -62,10 +63,10 @@ std::vector<Command> SyncCommands() {
                    "prodigy-store sync --from 'host=db.example dbname=prodigy' --replace"},
       .options =
           [](cxxopts::Options& o) {
-            o.add_options()
-                ("to", "copy the local store to this server", cxxopts::value<std::string>(), "URL")
-                ("from", "copy from this server into the local store", cxxopts::value<std::string>(), "URL")
-                ("replace", "overwrite data of another origin");
+            o.add_options()("to", "copy the local store to this server", cxxopts::value<std::string>(),
+                            "URL")("from", "copy from this server into the local store",
+                                   cxxopts::value<std::string>(),
+                                   "URL")("replace", "overwrite data of another origin");
           },
       .run = RunSync,
   }};

@@ -36,9 +36,7 @@ Context::Context(GlobalOptions global, const cxxopts::ParseResult& args, std::ve
   stderr_tty_ = ::isatty(STDERR_FILENO) == 1;
 }
 
-bool Context::Flag(const std::string& name) const {
-  return args_.count(name) > 0 && args_[name].as<bool>();
-}
+bool Context::Flag(const std::string& name) const { return args_.count(name) > 0 && args_[name].as<bool>(); }
 
 std::optional<std::string> Context::Str(const std::string& name) const {
   if (args_.count(name) == 0) return std::nullopt;
@@ -105,10 +103,11 @@ GlobalStorage& Context::Store() {
     }
     const RepositoryLocation& loc = Location();
     if (!loc.exists && LegacyRoots(*this).empty()) {
-      throw Error::NotFound(fmt::format("repository {} has no store yet: {} does not exist (nothing was "
-                              "created); check --repo and --storage-dir, or import legacy data with "
-                              "'prodigy-store migrate'",
-                              loc.canonical_path.string(), loc.db_path.string()));
+      throw Error::NotFound(
+          fmt::format("repository {} has no store yet: {} does not exist (nothing was "
+                      "created); check --repo and --storage-dir, or import legacy data with "
+                      "'prodigy-store migrate'",
+                      loc.canonical_path.string(), loc.db_path.string()));
     }
     store_ = GlobalStorage::OpenWithConfig(RepoPath(), Config());
   }
@@ -129,9 +128,10 @@ StorageConfig Context::LocalConfig() {
 
 void Context::NoteSyncAfterImport() {
   if (EngineOf(Config()) != Engine::kPostgres) return;
-  Note("note: legacy data is imported into the local SQLite store {}; copy it to the server with "
-       "'prodigy-store sync --to {}'",
-       Location().db_path.string(), RedactStorageUrl(Config().storage_url));
+  Note(
+      "note: legacy data is imported into the local SQLite store {}; copy it to the server with "
+      "'prodigy-store sync --to {}'",
+      Location().db_path.string(), RedactStorageUrl(Config().storage_url));
 }
 
 int ExitCodeFor(const Error& error) {

@@ -127,11 +127,17 @@ ValueOptionNames ValueOptions(const std::vector<Command>& commands) {
 
 // bash and zsh code that finds the command and subcommand among the words
 // before the cursor, skipping options and the values of those that take one.
-std::string FindCommandWords(const std::string& loop, const std::string& word, const ValueOptionNames& values) {
-  return "  for ((" + loop + ")); do\n"
-         "    w=" + word + "\n"
+std::string FindCommandWords(const std::string& loop, const std::string& word,
+                             const ValueOptionNames& values) {
+  return "  for ((" + loop +
+         ")); do\n"
+         "    w=" +
+         word +
+         "\n"
          "    case $w in\n"
-         "      " + values.all() + ") ((i++)) ;;\n"
+         "      " +
+         values.all() +
+         ") ((i++)) ;;\n"
          "      -*) ;;\n"
          "      *) if [[ -z $cmd ]]; then cmd=$w; elif [[ -z $sub ]]; then sub=$w; fi ;;\n"
          "    esac\n"
@@ -148,13 +154,23 @@ std::string Bash(const std::vector<Command>& commands) {
       "  local i w cmd=\"\" sub=\"\"\n" +
       FindCommandWords("i = 1; i < COMP_CWORD; i++", "\"${COMP_WORDS[i]}\"", values) +
       "  case \"$prev\" in\n"
-      "    " + values.dirs + ") COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n"
-      "    " + values.paths + ") COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
-      "    " + values.others + ") return ;;\n"
+      "    " +
+      values.dirs +
+      ") COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n"
+      "    " +
+      values.paths +
+      ") COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
+      "    " +
+      values.others +
+      ") return ;;\n"
       "  esac\n"
-      "  local globals=" + Quote(globals) + "\n"
+      "  local globals=" +
+      Quote(globals) +
+      "\n"
       "  if [[ -z $cmd ]]; then\n"
-      "    COMPREPLY=($(compgen -W \"" + Join(TopWords(commands)) + " $globals\" -- \"$cur\"))\n"
+      "    COMPREPLY=($(compgen -W \"" +
+      Join(TopWords(commands)) +
+      " $globals\" -- \"$cur\"))\n"
       "    return\n"
       "  fi\n"
       "  case \"$cmd\" in\n";
@@ -207,11 +223,19 @@ std::string Zsh(const std::vector<Command>& commands) {
       "  local -a items opts\n" +
       FindCommandWords("i = 2; i < CURRENT; i++", "${words[i]}", values) +
       "  case ${words[CURRENT-1]} in\n"
-      "    " + values.dirs + ") _files -/; return ;;\n"
-      "    " + values.paths + ") _files; return ;;\n"
-      "    " + values.others + ") return ;;\n"
+      "    " +
+      values.dirs +
+      ") _files -/; return ;;\n"
+      "    " +
+      values.paths +
+      ") _files; return ;;\n"
+      "    " +
+      values.others +
+      ") return ;;\n"
       "  esac\n"
-      "  opts=(" + ZshOptions(GlobalOptions()) + ")\n"
+      "  opts=(" +
+      ZshOptions(GlobalOptions()) +
+      ")\n"
       "  if [[ -z $cmd ]]; then\n"
       "    items=(";
   for (const std::string& w : TopWords(commands)) out += " " + Describe(w, TopSummary(commands, w));
@@ -252,7 +276,8 @@ std::string FishOption(const std::string& condition, const OptionDoc& o) {
   if (!condition.empty()) line += " -n " + Quote(condition);
   line += " -l " + o.long_name;
   if (!o.short_name.empty()) line += " -s " + o.short_name;
-  if (!o.arg.empty()) line += IsDirArg(o.arg) ? " -r -a '(__fish_complete_directories)'" : IsPathArg(o.arg) ? " -r -F" : " -r";
+  if (!o.arg.empty())
+    line += IsDirArg(o.arg) ? " -r -a '(__fish_complete_directories)'" : IsPathArg(o.arg) ? " -r -F" : " -r";
   return line + " -d " + Quote(o.help) + "\n";
 }
 
@@ -276,11 +301,12 @@ std::string Fish(const std::vector<Command>& commands) {
     std::string condition = "__fish_seen_subcommand_from " + group;
     if (!sub.empty()) {
       out += "complete -c prodigy-store -n " +
-             Quote(condition + "; and not __fish_seen_subcommand_from " + Join(groups[group])) + " -a " + sub +
-             " -d " + Quote(c.summary) + "\n";
+             Quote(condition + "; and not __fish_seen_subcommand_from " + Join(groups[group])) + " -a " +
+             sub + " -d " + Quote(c.summary) + "\n";
       condition += "; and __fish_seen_subcommand_from " + sub;
     }
-    if (c.args.find("PATH") != std::string::npos) out += "complete -c prodigy-store -n " + Quote(condition) + " -F\n";
+    if (c.args.find("PATH") != std::string::npos)
+      out += "complete -c prodigy-store -n " + Quote(condition) + " -F\n";
     for (const OptionDoc& o : CommandOptions(c)) out += FishOption(condition, o);
   }
   return out;
@@ -293,9 +319,12 @@ std::string Roff(const std::string& text) {
   bool line_start = true;
   for (char ch : text) {
     if (line_start && (ch == '.' || ch == '\'')) out += "\\&";
-    if (ch == '\\') out += "\\e";
-    else if (ch == '-') out += "\\-";
-    else out += ch;
+    if (ch == '\\')
+      out += "\\e";
+    else if (ch == '-')
+      out += "\\-";
+    else
+      out += ch;
     line_start = ch == '\n';
   }
   return out;
@@ -365,10 +394,14 @@ int RunCompletion(Context& ctx) {
   const std::string shell = ctx.positional()[0];
   const std::vector<Command> commands = AllCommands();
   std::string text;
-  if (shell == "bash") text = Bash(commands);
-  else if (shell == "zsh") text = Zsh(commands);
-  else if (shell == "fish") text = Fish(commands);
-  else throw UsageError(fmt::format("unknown shell '{}' (known: bash, zsh, fish)", shell));
+  if (shell == "bash")
+    text = Bash(commands);
+  else if (shell == "zsh")
+    text = Zsh(commands);
+  else if (shell == "fish")
+    text = Fish(commands);
+  else
+    throw UsageError(fmt::format("unknown shell '{}' (known: bash, zsh, fish)", shell));
   std::fputs(text.c_str(), stdout);
   return kExitOk;
 }
@@ -388,7 +421,8 @@ std::vector<Command> DocCommands() {
           .summary = "print the shell completion script for bash, zsh or fish",
           .details = "Installed by `meson install` (bash-completion, zsh site-functions, fish\n"
                      "vendor_completions.d); for a shell of your own, load it as in the examples.",
-          .examples = {"source <(prodigy-store completion bash)", "prodigy-store completion zsh > ~/.zfunc/_prodigy-store",
+          .examples = {"source <(prodigy-store completion bash)",
+                       "prodigy-store completion zsh > ~/.zfunc/_prodigy-store",
                        "prodigy-store completion fish > ~/.config/fish/completions/prodigy-store.fish"},
           .min_args = 1,
           .max_args = 1,

@@ -45,9 +45,12 @@ Format ParseFormat(std::string_view text) {
 
 const char* FormatExtension(Format format) {
   switch (format) {
-    case Format::kJsonl: return "jsonl";
-    case Format::kJson: return "json";
-    case Format::kCsv: return "csv";
+    case Format::kJsonl:
+      return "jsonl";
+    case Format::kJson:
+      return "json";
+    case Format::kCsv:
+      return "csv";
   }
   return "";
 }
@@ -76,7 +79,7 @@ OutputSink::~OutputSink() {
 void OutputSink::Write(std::string_view text) {
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
     throw Error::Io(fmt::format("writing {} failed: {}", is_stdout() ? "stdout" : tmp_path_.string(),
-                                            std::strerror(errno)));
+                                std::strerror(errno)));
   }
 }
 
@@ -133,27 +136,48 @@ std::vector<std::string> EventCsvHeader() {
   return {"seq", "job_id", "timestamp", "event_type", "event_name", "agent_id", "item_id", "record_id"};
 }
 std::vector<std::string> EventCsv(const Event& e) {
-  return {std::to_string(e.seq), e.job_id, e.timestamp, e.event_type, e.event_name, e.agent_id, e.item_id,
-          e.record_id};
+  return {std::to_string(e.seq), e.job_id,   e.timestamp, e.event_type,
+          e.event_name,          e.agent_id, e.item_id,   e.record_id};
 }
 
 std::vector<std::string> DlqCsvHeader() {
-  return {"job_id", "item_id", "first_attempt", "last_attempt", "failure_count", "error_type",
-          "error_signature", "reprocess_eligible", "manual_review_required", "reprocess_requested_at"};
+  return {"job_id",
+          "item_id",
+          "first_attempt",
+          "last_attempt",
+          "failure_count",
+          "error_type",
+          "error_signature",
+          "reprocess_eligible",
+          "manual_review_required",
+          "reprocess_requested_at"};
 }
 std::vector<std::string> DlqCsv(const DlqItem& d) {
-  return {d.job_id, d.item_id, d.first_attempt, d.last_attempt, std::to_string(d.failure_count), d.error_type,
-          d.error_signature, Bool(d.reprocess_eligible), Bool(d.manual_review_required),
+  return {d.job_id,
+          d.item_id,
+          d.first_attempt,
+          d.last_attempt,
+          std::to_string(d.failure_count),
+          d.error_type,
+          d.error_signature,
+          Bool(d.reprocess_eligible),
+          Bool(d.manual_review_required),
           d.reprocess_requested_at.value_or("")};
 }
 
 std::vector<std::string> StateCsvHeader() {
-  return {"job_id", "version", "is_complete", "total_items", "successful_count", "failed_count", "updated_at",
-          "written_at"};
+  return {"job_id",           "version",      "is_complete", "total_items",
+          "successful_count", "failed_count", "updated_at",  "written_at"};
 }
 std::vector<std::string> StateCsv(const JobState& s) {
-  return {s.job_id, std::to_string(s.version), Bool(s.is_complete), std::to_string(s.total_items),
-          std::to_string(s.successful_count), std::to_string(s.failed_count), s.updated_at, s.written_at};
+  return {s.job_id,
+          std::to_string(s.version),
+          Bool(s.is_complete),
+          std::to_string(s.total_items),
+          std::to_string(s.successful_count),
+          std::to_string(s.failed_count),
+          s.updated_at,
+          s.written_at};
 }
 
 std::vector<std::string> SessionCsvHeader() {
@@ -164,12 +188,17 @@ std::vector<std::string> SessionCsv(const Session& s) {
 }
 
 std::vector<std::string> CheckpointCsvHeader() {
-  return {"workflow_id", "workflow_name", "status", "current_step_index", "total_steps", "timestamp",
-          "updated_at"};
+  return {"workflow_id", "workflow_name", "status",    "current_step_index",
+          "total_steps", "timestamp",     "updated_at"};
 }
 std::vector<std::string> CheckpointCsv(const WorkflowCheckpoint& c) {
-  return {c.workflow_id, c.workflow_name, c.status, std::to_string(c.current_step_index),
-          std::to_string(c.total_steps), c.timestamp, c.updated_at};
+  return {c.workflow_id,
+          c.workflow_name,
+          c.status,
+          std::to_string(c.current_step_index),
+          std::to_string(c.total_steps),
+          c.timestamp,
+          c.updated_at};
 }
 
 }  // namespace prodigy::cli

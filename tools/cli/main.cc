@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -23,25 +23,28 @@ std::string FirstWord(const std::string& name) { return name.substr(0, name.find
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto set : {InfoCommands, MigrateCommands, ExportCommands, EventsCommands, DlqCommands,
-                   DocumentCommands, CheckCommands, LeaseCommands, BackupCommands, SyncCommands, DocCommands}) {
+  for (auto set :
+       {InfoCommands, MigrateCommands, ExportCommands, EventsCommands, DlqCommands, DocumentCommands,
+        CheckCommands, LeaseCommands, BackupCommands, SyncCommands, DocCommands}) {
     for (Command& c : set()) all.push_back(std::move(c));
   }
   return all;
 }
 
 void AddGlobalOptions(cxxopts::Options& options) {
-  options.add_options("Global")
-      ("storage-dir", "storage root (else PRODIGY_STORAGE_DIR, config file, ~/.prodigy)",
-       cxxopts::value<std::string>(), "DIR")
-      ("storage-url", "where the data lives: postgresql://... (else PRODIGY_STORAGE_URL, config file, "
-       "the SQLite store under the storage root)", cxxopts::value<std::string>(), "URL")
-      ("repo", "repository (default: git top-level of the current directory, else the "
-       "current directory)", cxxopts::value<std::string>(), "PATH")
-      ("json", "machine-readable output on stdout")
-      ("v,verbose", "debug logging of storage operations on stderr")
-      ("q,quiet", "no notices or progress on stderr")
-      ("h,help", "show this help");
+  options.add_options("Global")("storage-dir",
+                                "storage root (else PRODIGY_STORAGE_DIR, config file, ~/.prodigy)",
+                                cxxopts::value<std::string>(), "DIR")(
+      "storage-url",
+      "where the data lives: postgresql://... (else PRODIGY_STORAGE_URL, config file, "
+      "the SQLite store under the storage root)",
+      cxxopts::value<std::string>(),
+      "URL")("repo",
+             "repository (default: git top-level of the current directory, else the "
+             "current directory)",
+             cxxopts::value<std::string>(), "PATH")("json", "machine-readable output on stdout")(
+      "v,verbose", "debug logging of storage operations on stderr")(
+      "q,quiet", "no notices or progress on stderr")("h,help", "show this help");
 }
 
 namespace {
@@ -84,19 +87,22 @@ std::string OverviewHelp(const std::vector<Command>& commands, const std::string
   }
   size_t width = 0;
   for (const Command& c : commands) {
-    if (group.empty() || FirstWord(c.name) == group) width = std::max(width, c.name.size() + 1 + c.args.size());
+    if (group.empty() || FirstWord(c.name) == group)
+      width = std::max(width, c.name.size() + 1 + c.args.size());
   }
   for (const Command& c : commands) {
     if (!group.empty() && FirstWord(c.name) != group) continue;
     const std::string left = c.args.empty() ? c.name : c.name + " " + c.args;
     out += fmt::format("  {:<{}}  {}\n", left, width, c.summary);
   }
-  out += "\nGlobal options: --storage-dir DIR, --storage-url URL, --repo PATH, --json, -v, -q, -h\n"
-         "Exit codes: 0 ok, 1 error, 2 usage error, 3 verification failed\n";
+  out +=
+      "\nGlobal options: --storage-dir DIR, --storage-url URL, --repo PATH, --json, -v, -q, -h\n"
+      "Exit codes: 0 ok, 1 error, 2 usage error, 3 verification failed\n";
   return out;
 }
 
-[[noreturn]] void UsageExit(const std::string& message, const std::string& usage, const std::string& help_cmd) {
+[[noreturn]] void UsageExit(const std::string& message, const std::string& usage,
+                            const std::string& help_cmd) {
   std::fprintf(stderr, "%s: %s\nUsage: %s\nRun '%s --help' for details.\n", kProgram, message.c_str(),
                usage.c_str(), help_cmd.c_str());
   std::exit(kExitUsage);
@@ -108,8 +114,8 @@ bool IsGlobalWithValue(const std::string& token) {
 }
 bool IsGlobalFlag(const std::string& token) {
   static const std::set<std::string> kFlags = {"--json", "-v", "--verbose", "-q", "--quiet"};
-  return kFlags.count(token) > 0 || token.starts_with("--storage-dir=") || token.starts_with("--storage-url=") ||
-         token.starts_with("--repo=");
+  return kFlags.count(token) > 0 || token.starts_with("--storage-dir=") ||
+         token.starts_with("--storage-url=") || token.starts_with("--repo=");
 }
 
 int Run(int argc, char** argv) {
@@ -147,7 +153,8 @@ int Run(int argc, char** argv) {
     if (want_word && !words.empty() && !IsGlobalWithValue(token) && !IsGlobalFlag(token) && !help) {
       // An option before the subcommand: `events --limit 3 ls`.
       UsageExit(fmt::format("'{}' needs a subcommand before its options", words[0]),
-                fmt::format("{} {} SUBCOMMAND [options]", kProgram, words[0]), fmt::format("{} {}", kProgram, words[0]));
+                fmt::format("{} {} SUBCOMMAND [options]", kProgram, words[0]),
+                fmt::format("{} {}", kProgram, words[0]));
     }
     rest.push_back(token);
     if (IsGlobalWithValue(token) && i + 1 < argc) rest.push_back(argv[++i]);
@@ -169,13 +176,15 @@ int Run(int argc, char** argv) {
   }
   if (groups.count(words[0]) && words.size() == 1 && (help || !names.count(words[0]))) {
     if (help) {
-      auto self = std::find_if(commands.begin(), commands.end(), [&](const Command& c) { return c.name == words[0]; });
+      auto self = std::find_if(commands.begin(), commands.end(),
+                               [&](const Command& c) { return c.name == words[0]; });
       if (self != commands.end()) std::fputs((CommandHelp(*self) + "\n").c_str(), stdout);
       std::fputs(OverviewHelp(commands, words[0]).c_str(), stdout);
       return kExitOk;
     }
     UsageExit(fmt::format("'{}' needs a subcommand", words[0]),
-              fmt::format("{} {} SUBCOMMAND [options]", kProgram, words[0]), fmt::format("{} {}", kProgram, words[0]));
+              fmt::format("{} {} SUBCOMMAND [options]", kProgram, words[0]),
+              fmt::format("{} {}", kProgram, words[0]));
   }
   std::string name = words[0];
   if (words.size() > 1) name += " " + words[1];
@@ -183,7 +192,8 @@ int Run(int argc, char** argv) {
   if (it == commands.end()) {
     if (groups.count(words[0])) {
       UsageExit(fmt::format("unknown subcommand '{}' of '{}'", words[1], words[0]),
-                fmt::format("{} {} SUBCOMMAND [options]", kProgram, words[0]), fmt::format("{} {}", kProgram, words[0]));
+                fmt::format("{} {} SUBCOMMAND [options]", kProgram, words[0]),
+                fmt::format("{} {}", kProgram, words[0]));
     }
     UsageExit(fmt::format("unknown command '{}'", words[0]),
               fmt::format("{} [global options] COMMAND [options]", kProgram), kProgram);
@@ -227,8 +237,10 @@ int Run(int argc, char** argv) {
   global.verbose = result.count("verbose") > 0;
   global.quiet = result.count("quiet") > 0;
   if (global.verbose && global.quiet) UsageExit("-v and -q exclude each other", usage, help_cmd);
-  if (global.verbose) SetLogLevel(LogLevel::kDebug);
-  else if (global.quiet) SetLogLevel(LogLevel::kError);
+  if (global.verbose)
+    SetLogLevel(LogLevel::kDebug);
+  else if (global.quiet)
+    SetLogLevel(LogLevel::kError);
 
   Context ctx(std::move(global), result, std::move(positional));
   int code = kExitOk;

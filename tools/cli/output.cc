@@ -62,9 +62,9 @@ Table::~Table() { Flush(); }
 void Table::Add(std::vector<std::string> row) {
   row.resize(headers_.size());
   // A cell is one line: line breaks in stored text would break the columns.
-  for (std::string& cell : row) std::replace_if(cell.begin(), cell.end(), [](char c) {
-    return c == '\n' || c == '\r' || c == '\t';
-  }, ' ');
+  for (std::string& cell : row)
+    std::replace_if(
+        cell.begin(), cell.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
   pending_.push_back(std::move(row));
   ++rows_;
   if (pending_.size() >= kChunkRows) Flush();
@@ -123,8 +123,10 @@ std::string CsvField(std::string_view value) {
   if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
   std::string out = "\"";
   for (char c : value) {
-    if (c == '"') out += "\"\"";
-    else out.push_back(c);
+    if (c == '"')
+      out += "\"\"";
+    else
+      out.push_back(c);
   }
   out.push_back('"');
   return out;

@@ -45,8 +45,9 @@ std::string Amounts(const ProgressSnapshot& s) {
 std::string FinalLine(const ProgressSnapshot& s) {
   const std::string took =
       s.elapsed_s < 60 ? fmt::format("{:.1f} s", s.elapsed_s) : ProgressDuration(s.elapsed_s);
-  std::string line = fmt::format("{}: {} in {}", Label(s),
-                                 s.unit == ProgressUnit::kSteps ? Amounts(s) : ProgressAmount(s.unit, s.done), took);
+  std::string line =
+      fmt::format("{}: {} in {}", Label(s),
+                  s.unit == ProgressUnit::kSteps ? Amounts(s) : ProgressAmount(s.unit, s.done), took);
   const std::string rate = Rate(s);
   if (!rate.empty()) line += " (" + rate + ")";
   if (s.total > 0 && s.done < s.total) {
@@ -82,7 +83,8 @@ std::string RenderProgressLine(const ProgressSnapshot& s, size_t width) {
   if (s.final) return Truncate(FinalLine(s), room);
   const std::string label = Label(s);
   const bool known = s.total > 0;
-  const std::string percent = known ? fmt::format("{:>3}%", std::min<int64_t>(100, s.done * 100 / s.total)) : "";
+  const std::string percent =
+      known ? fmt::format("{:>3}%", std::min<int64_t>(100, s.done * 100 / s.total)) : "";
   const std::string rate = Rate(s);
   std::string eta;
   if (known && !rate.empty() && s.done > 0 && s.done < s.total) {
@@ -101,7 +103,8 @@ std::string RenderProgressLine(const ProgressSnapshot& s, size_t width) {
     const size_t used = DisplayWidth(head) + DisplayWidth(tail);
     if (bar_allowed && used + 3 + kMinBar <= room) {
       const size_t bar = std::min(kMaxBar, room - used - 3);
-      const size_t filled = static_cast<size_t>(static_cast<double>(bar) * std::min(s.done, s.total) / s.total);
+      const size_t filled =
+          static_cast<size_t>(static_cast<double>(bar) * std::min(s.done, s.total) / s.total);
       std::string cells(filled, '=');
       if (filled < bar) cells += '>' + std::string(bar - filled - 1, ' ');
       return head + " [" + cells + "]" + tail;

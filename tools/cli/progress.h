@@ -22,8 +22,8 @@ enum class ProgressUnit {
 
 // What one redraw shows; RenderProgressLine() is pure so that it can be tested.
 struct ProgressSnapshot {
-  std::string phase;     // "importing"
-  std::string detail;    // optional: a job, a kind ("events")
+  std::string phase;   // "importing"
+  std::string detail;  // optional: a job, a kind ("events")
   ProgressUnit unit = ProgressUnit::kRows;
   int64_t done = 0;
   int64_t total = -1;    // -1: unknown (no percent, bar or time left)

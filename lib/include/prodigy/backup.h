@@ -27,17 +27,17 @@ namespace prodigy {
 
 // One complete backup, as its manifest describes it.
 struct BackupInfo {
-  std::string name;          // <stamp>-<database id>
-  std::string location;      // the manifest's path or s3:// URL
-  std::string repo_name;     // folder name under the storage root
-  std::string repo_path;     // canonical path of the repository
+  std::string name;       // <stamp>-<database id>
+  std::string location;   // the manifest's path or s3:// URL
+  std::string repo_name;  // folder name under the storage root
+  std::string repo_path;  // canonical path of the repository
   std::string database_id;
   int schema_version = 0;
-  std::string created_at;    // RFC 3339 UTC
+  std::string created_at;  // RFC 3339 UTC
   TableCounts counts;
-  int64_t db_bytes = 0;      // uncompressed
+  int64_t db_bytes = 0;  // uncompressed
   std::string db_sha256;
-  int64_t file_bytes = 0;    // compressed, as stored
+  int64_t file_bytes = 0;  // compressed, as stored
   std::string file_sha256;
 };
 
@@ -59,7 +59,8 @@ struct BackupResult {
 // Takes an online, consistent snapshot of the store's database (writers
 // keep writing), checks it with PRAGMA integrity_check, compresses it and
 // stores it in `target`, the manifest last.
-BackupResult CreateBackup(GlobalStorage& storage, const std::string& target, const BackupOptions& options = {});
+BackupResult CreateBackup(GlobalStorage& storage, const std::string& target,
+                          const BackupOptions& options = {});
 
 // The complete backups of repository `repo_name` in `target`, oldest first.
 // A target that does not exist holds none.
@@ -91,19 +92,19 @@ RestoreResult RestoreBackup(const std::filesystem::path& repo_path, const Storag
 
 // What a recovery of a damaged database found, by document kind.
 struct RecoveryKindReport {
-  std::string kind;                 // events, dlq_items, job_states, sessions, workflow_checkpoints
-  int64_t from_database = 0;        // rows read back from the damaged file
-  int64_t from_mirrors = 0;         // documents only the mirror files still had
-  int64_t mirror_newer = 0;         // documents where the mirror's copy was newer
-  int64_t rejected = 0;             // rows read but not valid documents (listed in problems)
+  std::string kind;           // events, dlq_items, job_states, sessions, workflow_checkpoints
+  int64_t from_database = 0;  // rows read back from the damaged file
+  int64_t from_mirrors = 0;   // documents only the mirror files still had
+  int64_t mirror_newer = 0;   // documents where the mirror's copy was newer
+  int64_t rejected = 0;       // rows read but not valid documents (listed in problems)
 };
 
 struct RecoveryReport {
-  bool needed = false;              // false: the database was sound, nothing changed
+  bool needed = false;  // false: the database was sound, nothing changed
   std::filesystem::path db_path;
   std::filesystem::path damaged_copy;  // the damaged database, kept (with its -wal)
   std::vector<RecoveryKindReport> kinds;
-  int64_t ledger_rows = 0;          // import ledger rows read back
+  int64_t ledger_rows = 0;  // import ledger rows read back
   // Tables or ranges that could not be read, rows rejected, and what may be
   // lost (e.g. events written after the last mirror update of their log).
   std::vector<std::string> problems;

@@ -39,17 +39,17 @@ extern "C" {
 /* Stable numbers: new codes may be added, none is renumbered. */
 typedef enum prodigy_status {
   PRODIGY_OK = 0,
-  PRODIGY_ERR_INVALID_ARGUMENT = 1,    /* bad id, bad document, NULL argument */
-  PRODIGY_ERR_NOT_FOUND = 2,           /* repository path or named thing missing */
-  PRODIGY_ERR_CONFIG = 3,              /* configuration or storage root unusable */
-  PRODIGY_ERR_IO = 4,                  /* filesystem error (permissions, full disk) */
-  PRODIGY_ERR_CORRUPTION = 5,          /* damaged database */
-  PRODIGY_ERR_TOO_NEW = 6,             /* database written by a newer prodigy-store */
-  PRODIGY_ERR_BUSY = 7,                /* another process held the database too long */
+  PRODIGY_ERR_INVALID_ARGUMENT = 1, /* bad id, bad document, NULL argument */
+  PRODIGY_ERR_NOT_FOUND = 2,        /* repository path or named thing missing */
+  PRODIGY_ERR_CONFIG = 3,           /* configuration or storage root unusable */
+  PRODIGY_ERR_IO = 4,               /* filesystem error (permissions, full disk) */
+  PRODIGY_ERR_CORRUPTION = 5,       /* damaged database */
+  PRODIGY_ERR_TOO_NEW = 6,          /* database written by a newer prodigy-store */
+  PRODIGY_ERR_BUSY = 7,             /* another process held the database too long */
   PRODIGY_ERR_VERIFICATION_FAILED = 8,
-  PRODIGY_ERR_INTERNAL = 9,            /* a bug: please report the message */
+  PRODIGY_ERR_INTERNAL = 9, /* a bug: please report the message */
   PRODIGY_ERR_NO_MEMORY = 10,
-  PRODIGY_ERR_FENCED = 11              /* a write under a lease that was lost */
+  PRODIGY_ERR_FENCED = 11 /* a write under a lease that was lost */
 } prodigy_status;
 
 typedef struct prodigy_store prodigy_store;
@@ -133,7 +133,8 @@ PRODIGY_EXPORT void prodigy_event_free(prodigy_event* event);
 /* ---- Dead-letter queue (DeadLetteredItem) ----------------------------- */
 
 /* Adds or replaces the item. */
-PRODIGY_EXPORT prodigy_status prodigy_dlq_add(prodigy_store* store, const char* job_id, const char* item_json);
+PRODIGY_EXPORT prodigy_status prodigy_dlq_add(prodigy_store* store, const char* job_id,
+                                              const char* item_json);
 /* The item's document, or NULL when there is no such item. */
 PRODIGY_EXPORT prodigy_status prodigy_dlq_get(prodigy_store* store, const char* job_id, const char* item_id,
                                               char** out_json);
@@ -145,21 +146,22 @@ PRODIGY_EXPORT prodigy_status prodigy_dlq_list(prodigy_store* store, const char*
  * job_id NULL: every job. */
 PRODIGY_EXPORT prodigy_status prodigy_dlq_stats(prodigy_store* store, const char* job_id, char** out_json);
 /* out_removed (may be NULL): 1 when the item existed. */
-PRODIGY_EXPORT prodigy_status prodigy_dlq_remove(prodigy_store* store, const char* job_id, const char* item_id,
-                                                 int* out_removed);
+PRODIGY_EXPORT prodigy_status prodigy_dlq_remove(prodigy_store* store, const char* job_id,
+                                                 const char* item_id, int* out_removed);
 
 /* ---- Job state (MapReduceJobState) ------------------------------------ */
 
 /* out_version (may be NULL) receives the stored checkpoint_version. */
-PRODIGY_EXPORT prodigy_status prodigy_state_write(prodigy_store* store, const char* job_id, const char* state_json,
-                                                  int64_t* out_version);
+PRODIGY_EXPORT prodigy_status prodigy_state_write(prodigy_store* store, const char* job_id,
+                                                  const char* state_json, int64_t* out_version);
 /* The newest version's document, or NULL when the job has no state. */
 PRODIGY_EXPORT prodigy_status prodigy_state_read(prodigy_store* store, const char* job_id, char** out_json);
 
 /* ---- Sessions ----------------------------------------------------------- */
 
 PRODIGY_EXPORT prodigy_status prodigy_session_save(prodigy_store* store, const char* session_json);
-PRODIGY_EXPORT prodigy_status prodigy_session_load(prodigy_store* store, const char* session_id, char** out_json);
+PRODIGY_EXPORT prodigy_status prodigy_session_load(prodigy_store* store, const char* session_id,
+                                                   char** out_json);
 /* A JSON array of session documents, most recently updated first. */
 PRODIGY_EXPORT prodigy_status prodigy_session_list(prodigy_store* store, char** out_json);
 

@@ -84,13 +84,13 @@ struct ResolveOptions {
   // Read the process environment (HOME, PRODIGY_STORAGE_DIR, ...). Tests may
   // pass their own values instead through `env`.
   bool use_process_env = true;
-  std::optional<std::string> home;                  // used when !use_process_env
-  std::optional<std::string> storage_dir_env;       // used when !use_process_env
-  std::optional<std::string> use_local_storage_env; // used when !use_process_env
+  std::optional<std::string> home;                   // used when !use_process_env
+  std::optional<std::string> storage_dir_env;        // used when !use_process_env
+  std::optional<std::string> use_local_storage_env;  // used when !use_process_env
   // --storage-url; wins over PRODIGY_STORAGE_URL and the config files.
   std::optional<std::string> storage_url_flag;
-  std::optional<std::string> storage_url_env;       // used when !use_process_env
-  std::optional<std::string> redis_url_env;         // used when !use_process_env
+  std::optional<std::string> storage_url_env;  // used when !use_process_env
+  std::optional<std::string> redis_url_env;    // used when !use_process_env
 };
 
 // Resolves the configuration. Does not create anything on disk.

@@ -32,9 +32,9 @@ namespace prodigy {
 class GlobalStorage;
 
 struct Lease {
-  std::string key;          // what is leased, usually a job id
-  std::string holder;       // who holds it, as given to Acquire
-  int64_t token = 0;        // fencing token: larger than every earlier grant of the key
+  std::string key;            // what is leased, usually a job id
+  std::string holder;         // who holds it, as given to Acquire
+  int64_t token = 0;          // fencing token: larger than every earlier grant of the key
   int64_t expires_at_ns = 0;  // wall-clock estimate (Redis: local now + the server's PTTL)
 };
 
@@ -54,7 +54,8 @@ class Leases {
 
   // Grants the lease when it is free (never granted, released or expired),
   // else returns nullopt. REQUIRES: ttl >= 1 ms; key and holder non-empty.
-  std::optional<Lease> TryAcquire(std::string_view key, std::string_view holder, std::chrono::milliseconds ttl);
+  std::optional<Lease> TryAcquire(std::string_view key, std::string_view holder,
+                                  std::chrono::milliseconds ttl);
   // TryAcquire until granted or `wait` has passed (then kBusy naming the
   // current holder and when its lease ends).
   Lease Acquire(std::string_view key, std::string_view holder, std::chrono::milliseconds ttl,

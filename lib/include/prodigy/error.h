@@ -35,7 +35,9 @@ class Error : public std::exception {
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   // Named constructors, one per code (leveldb's Status::NotFound(...) style).
-  static Error InvalidArgument(std::string message) { return {ErrorCode::kInvalidArgument, std::move(message)}; }
+  static Error InvalidArgument(std::string message) {
+    return {ErrorCode::kInvalidArgument, std::move(message)};
+  }
   static Error NotFound(std::string message) { return {ErrorCode::kNotFound, std::move(message)}; }
   static Error Config(std::string message) { return {ErrorCode::kConfig, std::move(message)}; }
   static Error Io(std::string message) { return {ErrorCode::kIo, std::move(message)}; }

@@ -54,21 +54,21 @@ struct LegacySource {
   // "session", "workflow_checkpoint"; never imported: "orphan_tmp",
   // "symlink", "special", "unknown".
   std::string kind;
-  std::string job_id;          // the job / log the rows go to (events, DLQ, state)
+  std::string job_id;  // the job / log the rows go to (events, DLQ, state)
   uint64_t bytes = 0;
   std::string sha256;
-  int64_t rows = 0;            // typed rows it yields
-  int64_t unparsed = 0;        // lines/documents kept as unparsed rows
-  std::string action;          // "import", "already imported", "kept: <reason>"
-  bool would_delete = false;   // dry run: would be removed after verification
+  int64_t rows = 0;           // typed rows it yields
+  int64_t unparsed = 0;       // lines/documents kept as unparsed rows
+  std::string action;         // "import", "already imported", "kept: <reason>"
+  bool would_delete = false;  // dry run: would be removed after verification
   bool deleted = false;
-  std::string error;           // why this source was kept, when it failed
-  std::string note;            // quirks met (stale metadata path, superseded duplicate, ...)
+  std::string error;  // why this source was kept, when it failed
+  std::string note;   // quirks met (stale metadata path, superseded duplicate, ...)
 };
 
 struct MigrationOptions {
-  bool dry_run = false;        // write nothing anywhere, not even an empty database
-  bool keep_originals = false; // import and verify, delete nothing
+  bool dry_run = false;         // write nothing anywhere, not even an empty database
+  bool keep_originals = false;  // import and verify, delete nothing
   // The user-facing lines ("Migrating local storage to global storage...").
   std::function<void(std::string_view)> on_message;
   // A run goes through phases: "scanning" (the dry run reads every source),
@@ -85,8 +85,8 @@ struct MigrationReport {
   int64_t imported = 0;  // sources imported by this run
   int64_t verified = 0;  // sources verified by this run (including earlier imports)
   int64_t removed = 0;   // originals deleted
-  int64_t kept = 0;      // sources left in place on purpose (keep_originals, symlinks, temp files, unknown files)
-  int64_t failed = 0;    // sources that could not be imported or did not verify (left in place)
+  int64_t kept = 0;  // sources left in place on purpose (keep_originals, symlinks, temp files, unknown files)
+  int64_t failed = 0;  // sources that could not be imported or did not verify (left in place)
   bool ok() const { return failed == 0; }  // nothing failed verification
 };
 
@@ -127,7 +127,7 @@ struct ExportedFile {
   // The rebuilt file has the original's SHA-256. False when rows of the import
   // were changed or deleted since (e.g. a DLQ item removed, events cleaned).
   bool matches_original = false;
-  std::string error;               // what could not be rebuilt, when not matching
+  std::string error;  // what could not be rebuilt, when not matching
 };
 
 // `export --legacy DIR`: rebuilds the original file of every import byte for
@@ -145,7 +145,7 @@ struct ImportRecord {
   std::string sha256;
   int64_t rows = 0;
   int64_t unparsed = 0;
-  std::string status;        // "imported", "verified" or "removed" (the original was deleted)
+  std::string status;  // "imported", "verified" or "removed" (the original was deleted)
   std::string imported_at;
   std::string verified_at;
   std::string removed_at;

@@ -13,18 +13,18 @@ namespace prodigy {
 
 // One Prodigy EventRecord.
 struct Event {
-  int64_t seq = 0;             // append order within the repository; a query cursor
-  std::string job_id;          // the log it was appended to (events/<job_id>/events.jsonl)
-  std::string record_id;       // EventRecord.id
-  std::string timestamp;       // as written
+  int64_t seq = 0;               // append order within the repository; a query cursor
+  std::string job_id;            // the log it was appended to (events/<job_id>/events.jsonl)
+  std::string record_id;         // EventRecord.id
+  std::string timestamp;         // as written
   std::optional<int64_t> ts_ns;  // timestamp in ns since the epoch, when parseable
-  std::string event_type;      // tag as written, e.g. "d_l_q_item_added"
-  std::string event_name;      // normalized, e.g. "dlq_item_added"
-  std::string event_job_id;    // event.job_id inside the record, if any
-  std::string agent_id;        // event.agent_id, if any
-  std::string item_id;         // event.item_id, if any
+  std::string event_type;        // tag as written, e.g. "d_l_q_item_added"
+  std::string event_name;        // normalized, e.g. "dlq_item_added"
+  std::string event_job_id;      // event.job_id inside the record, if any
+  std::string agent_id;          // event.agent_id, if any
+  std::string item_id;           // event.item_id, if any
   std::string correlation_id;
-  std::string json;            // the record, one line, verbatim
+  std::string json;  // the record, one line, verbatim
 };
 
 // A filtered, streaming event query. Unset fields do not filter.
@@ -34,11 +34,11 @@ struct EventQuery {
   // "AgentCompleted", "dlq_item_added", "d_l_q_item_added", "DLQItemAdded".
   std::vector<std::string> types;
   std::optional<std::string> agent_id;
-  std::optional<int64_t> since_ns;   // timestamp >= since
-  std::optional<int64_t> until_ns;   // timestamp < until
-  int64_t after_seq = 0;             // cursor: only events with seq > after_seq
-  std::optional<int64_t> before_seq; // only events with seq < before_seq
-  std::optional<int64_t> limit;      // at most this many events
+  std::optional<int64_t> since_ns;    // timestamp >= since
+  std::optional<int64_t> until_ns;    // timestamp < until
+  int64_t after_seq = 0;              // cursor: only events with seq > after_seq
+  std::optional<int64_t> before_seq;  // only events with seq < before_seq
+  std::optional<int64_t> limit;       // at most this many events
 };
 
 enum class EventGroupBy { kType, kAgent, kJob };
@@ -77,12 +77,12 @@ struct DlqItem {
 
 struct DlqFilter {
   std::optional<std::string> job_id;
-  std::optional<std::string> error_signature;   // substring match
-  std::optional<std::string> error_type;        // exact, e.g. "Timeout"
+  std::optional<std::string> error_signature;  // substring match
+  std::optional<std::string> error_type;       // exact, e.g. "Timeout"
   std::optional<bool> reprocess_eligible;
   std::optional<bool> reprocess_requested;
-  std::optional<int64_t> since_ns;              // last_attempt >= since
-  std::optional<int64_t> until_ns;              // last_attempt < until
+  std::optional<int64_t> since_ns;  // last_attempt >= since
+  std::optional<int64_t> until_ns;  // last_attempt < until
   std::optional<int64_t> limit;
 };
 
@@ -91,21 +91,21 @@ struct DlqStats {
   int64_t eligible_for_reprocess = 0;
   int64_t requiring_manual_review = 0;
   int64_t marked_for_reprocess = 0;
-  std::optional<std::string> oldest_item;   // min first_attempt
-  std::optional<std::string> newest_item;   // max last_attempt
-  std::vector<GroupCount> error_categories; // by error_signature, most frequent first
+  std::optional<std::string> oldest_item;    // min first_attempt
+  std::optional<std::string> newest_item;    // max last_attempt
+  std::vector<GroupCount> error_categories;  // by error_signature, most frequent first
 };
 
 // One kept version of a job's MapReduceJobState.
 struct JobState {
   std::string job_id;
-  int64_t version = 0;        // checkpoint_version
+  int64_t version = 0;  // checkpoint_version
   bool is_complete = false;
   int64_t total_items = 0;
   int64_t successful_count = 0;
   int64_t failed_count = 0;
-  std::string updated_at;     // from the document
-  std::string written_at;     // when the store wrote this version
+  std::string updated_at;  // from the document
+  std::string written_at;  // when the store wrote this version
   std::string json;
 };
 
@@ -144,8 +144,8 @@ struct TableCounts {
 
 // A difference between the mirror files and the database.
 struct MirrorProblem {
-  std::string path;    // the mirror file
-  std::string problem; // "missing", "differs", "unexpected file"
+  std::string path;     // the mirror file
+  std::string problem;  // "missing", "differs", "unexpected file"
 };
 
 }  // namespace prodigy

@@ -52,8 +52,7 @@ struct RepositoryLocation {
 // last component of the canonical path; when that folder already belongs to a
 // different repository, the name becomes "<name>-<8 hex of SHA-256(path)>".
 // Writes nothing. Throws kNotFound if repo_path does not exist.
-RepositoryLocation LocateRepository(const std::filesystem::path& repo_path,
-                                    const StorageConfig& config);
+RepositoryLocation LocateRepository(const std::filesystem::path& repo_path, const StorageConfig& config);
 
 // The name of the repository on a shared server (PostgreSQL): the config's
 // repository_key, else the folder name.
@@ -66,7 +65,7 @@ struct RepositoryInfo {
   std::filesystem::path repo_path;
   std::filesystem::path repo_dir;
   std::filesystem::path db_path;
-  int64_t db_bytes = 0;        // database plus its -wal file
+  int64_t db_bytes = 0;  // database plus its -wal file
   int schema_version = 0;
   TableCounts counts;
   bool mirrors_enabled = true;
@@ -84,8 +83,7 @@ class GlobalStorage {
   // When the repository has legacy Prodigy data and the migration policy is
   // `auto`, it is migrated before this returns.
   static GlobalStorage Open(const std::filesystem::path& repo_path);
-  static GlobalStorage OpenWithConfig(const std::filesystem::path& repo_path,
-                                      const StorageConfig& config);
+  static GlobalStorage OpenWithConfig(const std::filesystem::path& repo_path, const StorageConfig& config);
 
   GlobalStorage(GlobalStorage&&) noexcept;
   GlobalStorage& operator=(GlobalStorage&&) noexcept;

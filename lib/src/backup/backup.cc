@@ -71,9 +71,10 @@ BackupInfo ParseManifest(const std::string& text, const std::string& where) {
       throw Error::InvalidArgument(fmt::format("{} is not a prodigy-store backup manifest", where));
     }
     if (j.value("format_version", 0) > kFormatVersion) {
-      throw Error::TooNew(fmt::format("{} was written by a newer prodigy-store (backup format {}); "
-                                                  "upgrade prodigy-store to restore it",
-                                                  where, j.value("format_version", 0)));
+      throw Error::TooNew(
+          fmt::format("{} was written by a newer prodigy-store (backup format {}); "
+                      "upgrade prodigy-store to restore it",
+                      where, j.value("format_version", 0)));
     }
     BackupInfo b;
     b.location = where;
@@ -97,7 +98,8 @@ BackupInfo ParseManifest(const std::string& text, const std::string& where) {
     b.file_sha256 = j.at("file_sha256").get<std::string>();
     return b;
   } catch (const nlohmann::json::exception& e) {
-    throw Error::VerificationFailed(fmt::format("{} is damaged or not a backup manifest ({}); use another backup", where, e.what()));
+    throw Error::VerificationFailed(
+        fmt::format("{} is damaged or not a backup manifest ({}); use another backup", where, e.what()));
   }
 }
 
@@ -118,17 +120,22 @@ std::pair<std::string, std::string> SplitBackupPath(const std::string& from) {
   std::string path = from;
   if (!internal::IsS3Url(from)) path = fs::absolute(from).lexically_normal().string();
   const size_t file_slash = path.rfind('/');
-  const size_t repo_slash = file_slash == std::string::npos || file_slash == 0 ? std::string::npos
-                                                                               : path.rfind('/', file_slash - 1);
+  const size_t repo_slash = file_slash == std::string::npos || file_slash == 0
+                                ? std::string::npos
+                                : path.rfind('/', file_slash - 1);
   if (repo_slash == std::string::npos) {
-    throw Error::InvalidArgument(fmt::format("{}: a backup file lies in <target>/<repository>/; give its full path", from));
+    throw Error::InvalidArgument(
+        fmt::format("{}: a backup file lies in <target>/<repository>/; give its full path", from));
   }
   std::string key = path.substr(repo_slash + 1);
-  if (key.ends_with(kDataSuffix)) key = key.substr(0, key.size() - kDataSuffix.size()) + std::string(kManifestSuffix);
+  if (key.ends_with(kDataSuffix))
+    key = key.substr(0, key.size() - kDataSuffix.size()) + std::string(kManifestSuffix);
   return {path.substr(0, repo_slash), key};
 }
 
-bool IsBackupFile(const std::string& from) { return from.ends_with(kManifestSuffix) || from.ends_with(kDataSuffix); }
+bool IsBackupFile(const std::string& from) {
+  return from.ends_with(kManifestSuffix) || from.ends_with(kDataSuffix);
+}
 
 std::vector<BackupInfo> ListIn(internal::BackupTarget& target, const std::string& repo_name) {
   std::vector<BackupInfo> out;
@@ -147,7 +154,8 @@ std::vector<BackupInfo> ListIn(internal::BackupTarget& target, const std::string
 
 }  // namespace
 
-BackupResult CreateBackup(GlobalStorage& storage, const std::string& target_name, const BackupOptions& options) {
+BackupResult CreateBackup(GlobalStorage& storage, const std::string& target_name,
+                          const BackupOptions& options) {
   auto target = internal::OpenTarget(target_name);
   const RepositoryLocation& loc = storage.location();
   internal::TempPaths tmp;
@@ -156,9 +164,10 @@ BackupResult CreateBackup(GlobalStorage& storage, const std::string& target_name
   internal::SnapshotDatabase(loc.db_path, snapshot);
   const internal::DatabaseFacts facts = internal::ReadDatabaseFacts(snapshot);
   if (!facts.integrity.empty()) {
-    throw Error::Corruption(fmt::format("{} fails PRAGMA integrity_check ({}); no backup was written. Run 'prodigy-store "
-                            "check --repair' to rebuild it from what is readable plus the mirror files",
-                            loc.db_path.string(), facts.integrity.front()));
+    throw Error::Corruption(
+        fmt::format("{} fails PRAGMA integrity_check ({}); no backup was written. Run 'prodigy-store "
+                    "check --repair' to rebuild it from what is readable plus the mirror files",
+                    loc.db_path.string(), facts.integrity.front()));
   }
   const internal::CompressResult packed = internal::GzipFile(snapshot, gz);
 
@@ -212,25 +221,28 @@ RestoreResult RestoreBackup(const fs::path& repo_path, const StorageConfig& conf
     target = internal::OpenTarget(target_name);
     auto text = target->GetText(key);
     if (!text) {
-      throw Error::NotFound(fmt::format("backup manifest {} does not exist (a backup without its manifest is "
-                              "unfinished); see 'prodigy-store backup ls {}'",
-                              target->Describe(key), target_name));
+      throw Error::NotFound(
+          fmt::format("backup manifest {} does not exist (a backup without its manifest is "
+                      "unfinished); see 'prodigy-store backup ls {}'",
+                      target->Describe(key), target_name));
     }
     b = ParseManifest(*text, target->Describe(key));
   } else {
     target = internal::OpenTarget(from);
     std::vector<BackupInfo> all = ListIn(*target, loc.name);
     if (all.empty()) {
-      throw Error::NotFound(fmt::format("{} holds no backup of repository {} (looked in {}); see "
-                                                    "'prodigy-store backup ls {}'. Nothing was changed.",
-                                                    from, loc.name, target->Describe(loc.name + "/"), from));
+      throw Error::NotFound(
+          fmt::format("{} holds no backup of repository {} (looked in {}); see "
+                      "'prodigy-store backup ls {}'. Nothing was changed.",
+                      from, loc.name, target->Describe(loc.name + "/"), from));
     }
     b = all.back();
   }
   if (b.schema_version > internal::LatestSchemaVersion()) {
-    throw Error::TooNew(fmt::format("backup {} has schema version {}, newer than this prodigy-store knows ({}); "
-                            "upgrade prodigy-store to restore it. Nothing was changed.",
-                            b.location, b.schema_version, internal::LatestSchemaVersion()));
+    throw Error::TooNew(
+        fmt::format("backup {} has schema version {}, newer than this prodigy-store knows ({}); "
+                    "upgrade prodigy-store to restore it. Nothing was changed.",
+                    b.location, b.schema_version, internal::LatestSchemaVersion()));
   }
 
   // Fetch and verify everything before touching the current database.
@@ -241,30 +253,35 @@ RestoreResult RestoreBackup(const fs::path& repo_path, const StorageConfig& conf
   target->GetFile(b.repo_name + "/" + b.name + std::string(kDataSuffix), gz);
   const internal::FileDigest file = internal::DigestFile(gz);
   if (file.sha256 != b.file_sha256 || file.bytes != b.file_bytes) {
-    throw Error::VerificationFailed(fmt::format("backup {} is damaged or was changed: its data file has {} bytes and SHA-256 {}, "
-                            "the manifest says {} bytes and {}; use another backup. Nothing was changed.",
-                            b.location, file.bytes, file.sha256, b.file_bytes, b.file_sha256));
+    throw Error::VerificationFailed(
+        fmt::format("backup {} is damaged or was changed: its data file has {} bytes and SHA-256 {}, "
+                    "the manifest says {} bytes and {}; use another backup. Nothing was changed.",
+                    b.location, file.bytes, file.sha256, b.file_bytes, b.file_sha256));
   }
   const internal::FileDigest plain = internal::GunzipFile(gz, db, "backup " + b.location);
   if (plain.sha256 != b.db_sha256) {
-    throw Error::VerificationFailed(fmt::format("backup {} does not decompress to the database it recorded (SHA-256 {} instead of "
-                            "{}); use another backup. Nothing was changed.",
-                            b.location, plain.sha256, b.db_sha256));
+    throw Error::VerificationFailed(
+        fmt::format("backup {} does not decompress to the database it recorded (SHA-256 {} instead of "
+                    "{}); use another backup. Nothing was changed.",
+                    b.location, plain.sha256, b.db_sha256));
   }
   const internal::DatabaseFacts facts = internal::ReadDatabaseFacts(db);
   if (!facts.integrity.empty()) {
-    throw Error::VerificationFailed(fmt::format("backup {} fails PRAGMA integrity_check ({}); use another backup. Nothing was changed.",
-                            b.location, facts.integrity.front()));
+    throw Error::VerificationFailed(
+        fmt::format("backup {} fails PRAGMA integrity_check ({}); use another backup. Nothing was changed.",
+                    b.location, facts.integrity.front()));
   }
   if (facts.schema_version > internal::LatestSchemaVersion()) {
-    throw Error::TooNew(fmt::format("backup {} holds a database of schema version {}, newer than this prodigy-store "
-                            "knows ({}); upgrade prodigy-store to restore it. Nothing was changed.",
-                            b.location, facts.schema_version, internal::LatestSchemaVersion()));
+    throw Error::TooNew(
+        fmt::format("backup {} holds a database of schema version {}, newer than this prodigy-store "
+                    "knows ({}); upgrade prodigy-store to restore it. Nothing was changed.",
+                    b.location, facts.schema_version, internal::LatestSchemaVersion()));
   }
   if (facts.canonical_path != loc.canonical_path.string()) {
-    throw Error::InvalidArgument(fmt::format("backup {} belongs to repository {}, not {}; restore it with --repo {}. Nothing "
-                            "was changed.",
-                            b.location, facts.canonical_path, loc.canonical_path.string(), facts.canonical_path));
+    throw Error::InvalidArgument(
+        fmt::format("backup {} belongs to repository {}, not {}; restore it with --repo {}. Nothing "
+                    "was changed.",
+                    b.location, facts.canonical_path, loc.canonical_path.string(), facts.canonical_path));
   }
 
   RestoreResult result;
@@ -289,9 +306,10 @@ void UploadVerified(const fs::path& local, const std::string& url) {
   const std::string key = url.substr(slash + 1);
   for (const std::string& existing : target->List(key)) {
     if (existing == key) {
-      throw Error::InvalidArgument(fmt::format("{} already exists; choose another name (an archive "
-                                                           "is never overwritten)",
-                                                           url));
+      throw Error::InvalidArgument(
+          fmt::format("{} already exists; choose another name (an archive "
+                      "is never overwritten)",
+                      url));
     }
   }
   const internal::FileDigest want = internal::DigestFile(local);
@@ -301,9 +319,10 @@ void UploadVerified(const fs::path& local, const std::string& url) {
   target->GetFile(key, back);
   const internal::FileDigest got = internal::DigestFile(back);
   if (got.sha256 != want.sha256 || got.bytes != want.bytes) {
-    throw Error::VerificationFailed(fmt::format("{} reads back as {} bytes with SHA-256 {}, not the {} bytes uploaded ({}); nothing "
-                            "was deleted",
-                            url, got.bytes, got.sha256, want.bytes, want.sha256));
+    throw Error::VerificationFailed(
+        fmt::format("{} reads back as {} bytes with SHA-256 {}, not the {} bytes uploaded ({}); nothing "
+                    "was deleted",
+                    url, got.bytes, got.sha256, want.bytes, want.sha256));
   }
 }
 

@@ -100,7 +100,8 @@ CompressResult GzipFile(const std::filesystem::path& src, const std::filesystem:
   return r;
 }
 
-FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::path& dest, const std::string& what) {
+FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::path& dest,
+                      const std::string& what) {
   Fd in(src, O_RDONLY);
   Fd out(dest, O_WRONLY | O_CREAT | O_EXCL);
   z_stream z{};
@@ -123,9 +124,10 @@ FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::p
       z.avail_out = static_cast<uInt>(obuf.size());
       rc = inflate(&z, Z_NO_FLUSH);
       if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-        throw Error::VerificationFailed(fmt::format("{} is damaged: its gzip stream cannot be read ({}); use another backup. Nothing was "
-                                "changed.",
-                                what, z.msg ? z.msg : "zlib error"));
+        throw Error::VerificationFailed(
+            fmt::format("{} is damaged: its gzip stream cannot be read ({}); use another backup. Nothing was "
+                        "changed.",
+                        what, z.msg ? z.msg : "zlib error"));
       }
       const size_t have = obuf.size() - z.avail_out;
       out.Write(obuf.data(), have);
@@ -134,7 +136,8 @@ FileDigest GunzipFile(const std::filesystem::path& src, const std::filesystem::p
     } while (z.avail_out == 0 && rc != Z_STREAM_END);
   }
   if (rc != Z_STREAM_END) {
-    throw Error::VerificationFailed(fmt::format("{} is truncated: its gzip stream ends early; use another backup. Nothing was changed.", what));
+    throw Error::VerificationFailed(fmt::format(
+        "{} is truncated: its gzip stream ends early; use another backup. Nothing was changed.", what));
   }
   out.SyncAndClose();
   d.sha256 = hash.FinalHex();

@@ -36,7 +36,8 @@ std::string DecodeFileName(const std::string& name) {
   return out;
 }
 
-bool ReadOne(const fs::path& path, const fs::path& repo_dir, MirrorFile* f, std::vector<std::string>* problems) {
+bool ReadOne(const fs::path& path, const fs::path& repo_dir, MirrorFile* f,
+             std::vector<std::string>* problems) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return false;
   try {
@@ -72,7 +73,8 @@ std::vector<fs::path> FoldersIn(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_directory(ec) && !entry.path().filename().string().starts_with(".")) out.push_back(entry.path());
+    if (entry.is_directory(ec) && !entry.path().filename().string().starts_with("."))
+      out.push_back(entry.path());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -80,7 +82,8 @@ std::vector<fs::path> FoldersIn(const fs::path& dir) {
 
 }  // namespace
 
-std::vector<MirrorFile> ReadMirrorFiles(const fs::path& repo_dir, const std::map<std::string, std::string>& job_of_folder,
+std::vector<MirrorFile> ReadMirrorFiles(const fs::path& repo_dir,
+                                        const std::map<std::string, std::string>& job_of_folder,
                                         std::vector<std::string>* problems) {
   std::vector<MirrorFile> files;
   auto job_of = [&](const fs::path& folder) {

@@ -14,12 +14,12 @@ namespace prodigy::internal {
 
 // One document file (or one events.jsonl) of the mirrors.
 struct MirrorFile {
-  std::string kind;              // events | dlq | state | session | checkpoint
-  std::string job_id;            // events, dlq, state: from the folder name
+  std::string kind;    // events | dlq | state | session | checkpoint
+  std::string job_id;  // events, dlq, state: from the folder name
   std::filesystem::path path;
-  std::string rel_path;          // relative to the repository folder
+  std::string rel_path;  // relative to the repository folder
   int64_t mtime_ns = 0;
-  std::string text;              // the whole file
+  std::string text;  // the whole file
 };
 
 // Every mirror file under `repo_dir`. `job_of_folder` maps folder names

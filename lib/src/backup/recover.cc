@@ -14,9 +14,9 @@
 #include "prodigy/backup.h"
 #include "prodigy/error.h"
 #include "sqlite/connection.h"
-#include "sqlite/sqlite_engine.h"
 #include "sqlite/salvage.h"
 #include "sqlite/snapshot.h"
+#include "sqlite/sqlite_engine.h"
 #include "store/kinds.h"
 #include "store/rows.h"
 #include "util/fs.h"
@@ -116,7 +116,8 @@ std::string JobAnd(const std::string& job_id, const std::string& rest) { return 
 
 const RecoverableKind kRecoverable[] = {
     {&internal::kDlqItemKind,
-     {"job_id", "item_id", "json", "reprocess_requested_at", "updated_at", "source_id"}, "job_id, item_id",
+     {"job_id", "item_id", "json", "reprocess_requested_at", "updated_at", "source_id"},
+     "job_id, item_id",
      "updated_at",
      [](const std::string& job, const std::string& json) {
        return JobAnd(job, internal::ExtractDlqItem(job, json).item_id);
@@ -127,7 +128,9 @@ const RecoverableKind kRecoverable[] = {
        d.updated_at = doc.updated_at;
        internal::UpsertDlqItem(txn, d, source);
      }},
-    {&internal::kJobStateKind, {"job_id", "version", "json", "written_at", "source_id"}, "job_id, version",
+    {&internal::kJobStateKind,
+     {"job_id", "version", "json", "written_at", "source_id"},
+     "job_id, version",
      "written_at",
      [](const std::string& job, const std::string& json) {
        return JobAnd(job, std::to_string(internal::ExtractJobState(job, json).version));
@@ -135,15 +138,23 @@ const RecoverableKind kRecoverable[] = {
      [](engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source) {
        internal::InsertJobState(txn, internal::ExtractJobState(doc.job_id, doc.json), INT_MAX, true, source);
      }},
-    {&internal::kSessionKind, {"session_id", "json", "updated_at", "source_id"}, "session_id", "updated_at",
+    {&internal::kSessionKind,
+     {"session_id", "json", "updated_at", "source_id"},
+     "session_id",
+     "updated_at",
      [](const std::string&, const std::string& json) { return internal::ExtractSession(json).session_id; },
      [](engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source) {
        Session session = internal::ExtractSession(doc.json);
        session.updated_at = doc.updated_at;
        internal::UpsertSession(txn, session, source);
      }},
-    {&internal::kCheckpointKind, {"workflow_id", "json", "updated_at", "source_id"}, "workflow_id", "updated_at",
-     [](const std::string&, const std::string& json) { return internal::ExtractCheckpoint(json).workflow_id; },
+    {&internal::kCheckpointKind,
+     {"workflow_id", "json", "updated_at", "source_id"},
+     "workflow_id",
+     "updated_at",
+     [](const std::string&, const std::string& json) {
+       return internal::ExtractCheckpoint(json).workflow_id;
+     },
      [](engine::WriteTxn& txn, const Doc& doc, std::optional<int64_t> source) {
        WorkflowCheckpoint checkpoint = internal::ExtractCheckpoint(doc.json);
        checkpoint.updated_at = doc.updated_at;
@@ -191,9 +202,9 @@ class Recovery {
   StorageConfig config_;
   RecoveryReport report_;
   RecoveryKindReport events_report_;
-  std::map<const RecoverableKind*, KeyedKind> kinds_;  // in kRecoverable's order (reports list them so)
-  std::map<std::string, std::vector<DbEvent>> db_events_;            // job -> seq order
-  std::map<std::string, std::vector<std::string>> mirror_events_;   // job -> line order
+  std::map<const RecoverableKind*, KeyedKind> kinds_;      // in kRecoverable's order (reports list them so)
+  std::map<std::string, std::vector<DbEvent>> db_events_;  // job -> seq order
+  std::map<std::string, std::vector<std::string>> mirror_events_;  // job -> line order
   std::map<std::string, std::string> job_of_folder_;
   std::vector<std::string> rejected_files_;  // relative mirror paths kept aside
   std::vector<std::pair<std::string, SalvagedTable>> ledger_;
@@ -216,7 +227,8 @@ void Recovery::ReadDamagedEvents(const fs::path& copy) {
     }
     ++events_report_.from_database;
     job_of_folder_[EncodeFileName(job)] = job;
-    db_events_[job].push_back(DbEvent{seq, json, Col(t, row, "source_id").Int(), Col(t, row, "line_no").Int()});
+    db_events_[job].push_back(
+        DbEvent{seq, json, Col(t, row, "source_id").Int(), Col(t, row, "line_no").Int()});
   }
 }
 
@@ -271,7 +283,8 @@ void Recovery::AddMirrorDocument(const RecoverableKind& r, const internal::Mirro
 }
 
 void Recovery::ReadMirrors() {
-  for (const internal::MirrorFile& f : internal::ReadMirrorFiles(loc_.dir, job_of_folder_, &report_.problems)) {
+  for (const internal::MirrorFile& f :
+       internal::ReadMirrorFiles(loc_.dir, job_of_folder_, &report_.problems)) {
     if (const RecoverableKind* r = RecoverableOfMirror(f.kind)) {
       AddMirrorDocument(*r, f);
       continue;
@@ -321,13 +334,15 @@ std::vector<PlannedEvent> Recovery::PlanEvents() {
         known(db[j++]);  // the mirror lacks this one; its line comes later
       } else {
         ++events_report_.from_mirrors;
-        plan.push_back(PlannedEvent{last_known, ++sub, job, mirror[i++], std::nullopt, std::nullopt, std::nullopt});
+        plan.push_back(
+            PlannedEvent{last_known, ++sub, job, mirror[i++], std::nullopt, std::nullopt, std::nullopt});
       }
     }
     while (j < db.size()) known(db[j++]);
     while (i < mirror.size()) {
       ++events_report_.from_mirrors;
-      plan.push_back(PlannedEvent{last_known, ++sub, job, mirror[i++], std::nullopt, std::nullopt, std::nullopt});
+      plan.push_back(
+          PlannedEvent{last_known, ++sub, job, mirror[i++], std::nullopt, std::nullopt, std::nullopt});
     }
   }
   std::stable_sort(plan.begin(), plan.end(), [](const PlannedEvent& a, const PlannedEvent& b) {
@@ -352,7 +367,8 @@ void Recovery::Build(const fs::path& new_db, const fs::path& damaged_copy) {
   // Seqs: kept when no event had to be placed between known ones; otherwise
   // renumbered above every seq the damaged file held, so a reader's "after"
   // cursor re-reads rather than skips.
-  const bool renumber = std::any_of(plan.begin(), plan.end(), [](const PlannedEvent& e) { return !e.old_seq; });
+  const bool renumber =
+      std::any_of(plan.begin(), plan.end(), [](const PlannedEvent& e) { return !e.old_seq; });
   int64_t offset = 0;
   for (const PlannedEvent& e : plan) offset = std::max(offset, e.old_seq.value_or(0));
   offset += static_cast<int64_t>(plan.size());
@@ -369,9 +385,9 @@ void Recovery::Build(const fs::path& new_db, const fs::path& damaged_copy) {
       for (const LedgerTable& l : {LedgerTable{"import_sources", "id", true},
                                    LedgerTable{"unparsed_lines", "source_id, line_no", false},
                                    LedgerTable{"source_blobs", "source_id, chunk", false}}) {
-        ledger_.emplace_back(l.table, internal::SalvageTable(damaged_copy, l.table,
-                                                             internal::TableColumns(conn, l.table), l.key,
-                                                             l.integer_key));
+        ledger_.emplace_back(
+            l.table, internal::SalvageTable(damaged_copy, l.table, internal::TableColumns(conn, l.table),
+                                            l.key, l.integer_key));
         NoteSalvage(ledger_.back().second);
       }
     }
@@ -383,8 +399,8 @@ void Recovery::Build(const fs::path& new_db, const fs::path& damaged_copy) {
       }
       int64_t rank = 0;
       for (const PlannedEvent& e : plan) {
-        const int64_t seq = internal::InsertEvent(txn, internal::ExtractEvent(e.job_id, e.json), e.source_id,
-                                                  e.line_no);
+        const int64_t seq =
+            internal::InsertEvent(txn, internal::ExtractEvent(e.job_id, e.json), e.source_id, e.line_no);
         internal::MoveEventSeq(conn, seq, renumber ? offset + ++rank : *e.old_seq);
       }
       documents = InsertDocuments(txn);
@@ -394,10 +410,12 @@ void Recovery::Build(const fs::path& new_db, const fs::path& damaged_copy) {
   const internal::DatabaseFacts facts = internal::ReadDatabaseFacts(new_db);
   const int64_t stored = facts.counts.dlq_items + facts.counts.job_states + facts.counts.sessions +
                          facts.counts.workflow_checkpoints;
-  if (!facts.integrity.empty() || facts.counts.events != static_cast<int64_t>(plan.size()) || stored != documents) {
-    throw Error::Internal(fmt::format("the rebuilt database {} does not hold what was recovered ({} events and {} documents "
-                            "planned, {} and {} stored); nothing was changed, please report this",
-                            new_db.string(), plan.size(), documents, facts.counts.events, stored));
+  if (!facts.integrity.empty() || facts.counts.events != static_cast<int64_t>(plan.size()) ||
+      stored != documents) {
+    throw Error::Internal(
+        fmt::format("the rebuilt database {} does not hold what was recovered ({} events and {} documents "
+                    "planned, {} and {} stored); nothing was changed, please report this",
+                    new_db.string(), plan.size(), documents, facts.counts.events, stored));
   }
   if (renumber) {
     report_.problems.push_back(fmt::format(
@@ -433,7 +451,7 @@ RecoveryReport RecoverDatabase(const fs::path& repo_path, const StorageConfig& c
   const RepositoryLocation loc = LocateRepository(repo_path, config);
   if (!loc.exists) {
     throw Error::NotFound(fmt::format("repository {} has no database to recover ({} does not exist)",
-                                                  loc.canonical_path.string(), loc.db_path.string()));
+                                      loc.canonical_path.string(), loc.db_path.string()));
   }
   Recovery recovery(loc, config);
   RecoveryReport& report = recovery.report();
@@ -465,7 +483,7 @@ RecoveryReport RecoverDatabase(const fs::path& repo_path, const StorageConfig& c
     CopyIfExists(loc.dir / rel, to);
   }
   report.damaged_copy = *internal::SwapInDatabase(loc, rebuilt, "damaged", force, "check --repair", false,
-                                                   aside_dir / "prodigy.db");
+                                                  aside_dir / "prodigy.db");
   internal::RewriteMirrors(repo_path, config);
   internal::Log().info("recovered {}; the damaged file is kept as {}", loc.db_path.string(),
                        report.damaged_copy.string());

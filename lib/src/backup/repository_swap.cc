@@ -48,10 +48,11 @@ fs::path TempPaths::Add(const fs::path& dir, std::string_view what, bool sqlite)
 void RefuseWhileOpen(const RepositoryLocation& loc, bool force, std::string_view operation) {
   const std::vector<pid_t> pids = ProcessesHoldingOpen(loc.db_path);
   if (pids.empty() || force) return;
-  throw Error::Busy(fmt::format("{} is open in another process (pid {}); stop it (Prodigy agents, 'prodigy-store events "
-                          "tail -f', sqlite3) and run {} again, or add --force (its later writes would go to the "
-                          "file moved aside). Nothing was changed.",
-                          loc.db_path.string(), fmt::join(pids, ", "), operation));
+  throw Error::Busy(
+      fmt::format("{} is open in another process (pid {}); stop it (Prodigy agents, 'prodigy-store events "
+                  "tail -f', sqlite3) and run {} again, or add --force (its later writes would go to the "
+                  "file moved aside). Nothing was changed.",
+                  loc.db_path.string(), fmt::join(pids, ", "), operation));
 }
 
 std::optional<fs::path> SwapInDatabase(const RepositoryLocation& loc, const fs::path& replacement,

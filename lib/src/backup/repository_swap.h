@@ -23,11 +23,10 @@ void RefuseWhileOpen(const RepositoryLocation& loc, bool force, std::string_view
 // `replacement` (a file in the same folder) into its place. With
 // `checkpoint`, the -wal file is folded in first so the kept file stands
 // alone. Returns where the old database went (nullopt: there was none).
-std::optional<std::filesystem::path> SwapInDatabase(const RepositoryLocation& loc,
-                                                    const std::filesystem::path& replacement,
-                                                    std::string_view tag, bool force, std::string_view operation,
-                                                    bool checkpoint = true,
-                                                    std::optional<std::filesystem::path> aside = std::nullopt);
+std::optional<std::filesystem::path> SwapInDatabase(
+    const RepositoryLocation& loc, const std::filesystem::path& replacement, std::string_view tag, bool force,
+    std::string_view operation, bool checkpoint = true,
+    std::optional<std::filesystem::path> aside = std::nullopt);
 
 // Opens the repository (no automatic legacy migration) and rewrites every
 // mirror file from its database.

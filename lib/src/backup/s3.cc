@@ -103,9 +103,10 @@ class S3Target : public BackupTarget {
     secret_ = Env("AWS_SECRET_ACCESS_KEY");
     token_ = Env("AWS_SESSION_TOKEN");
     if (key_id_.empty() || secret_.empty()) {
-      throw Error::Config(fmt::format("{}: S3 credentials are missing; set AWS_ACCESS_KEY_ID and "
-                              "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)",
-                              url));
+      throw Error::Config(
+          fmt::format("{}: S3 credentials are missing; set AWS_ACCESS_KEY_ID and "
+                      "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)",
+                      url));
     }
     region_ = Env("AWS_REGION");
     if (region_.empty()) region_ = Env("AWS_DEFAULT_REGION");
@@ -125,8 +126,9 @@ class S3Target : public BackupTarget {
   void PutFile(const std::string& key, const fs::path& local) override {
     const FileDigest digest = DigestFile(local);
     if (digest.bytes > kMaxSinglePut) {
-      throw Error::InvalidArgument(fmt::format("{}: {} bytes is more than one S3 upload may hold (5 GiB); back up to a folder",
-                              Describe(key), digest.bytes));
+      throw Error::InvalidArgument(
+          fmt::format("{}: {} bytes is more than one S3 upload may hold (5 GiB); back up to a folder",
+                      Describe(key), digest.bytes));
     }
     Check(Send(
               "PUT", key, "", digest.sha256,
@@ -306,9 +308,10 @@ class S3Target : public BackupTarget {
   void Check(const Response& r, const std::string& key, std::string_view what) const {
     const std::string where = Describe(key);
     if (r.curl != CURLE_OK) {
-      throw Error::Io(fmt::format("S3 {} of {} failed after {} attempts: {} (endpoint {}); check the "
-                              "network and AWS_ENDPOINT_URL",
-                              what, where, kAttempts, r.curl_error, Endpoint()));
+      throw Error::Io(
+          fmt::format("S3 {} of {} failed after {} attempts: {} (endpoint {}); check the "
+                      "network and AWS_ENDPOINT_URL",
+                      what, where, kAttempts, r.curl_error, Endpoint()));
     }
     if (r.status >= 200 && r.status < 300) return;
     const auto codes = XmlValues(r.body, "Code");

@@ -48,7 +48,9 @@ class FolderTarget : public BackupTarget {
     SyncPath(dest.parent_path());
   }
 
-  std::optional<std::string> GetText(const std::string& key) override { return ReadFileIfExists(root_ / key); }
+  std::optional<std::string> GetText(const std::string& key) override {
+    return ReadFileIfExists(root_ / key);
+  }
 
   void GetFile(const std::string& key, const fs::path& local) override {
     const fs::path src = root_ / key;
@@ -119,14 +121,16 @@ std::unique_ptr<BackupTarget> OpenTarget(const std::string& target) {
 #if PRODIGY_WITH_S3
     return OpenS3Target(target);
 #else
-    throw Error::Config(fmt::format("{}: this prodigy-store was built without S3 support; rebuild with "
-                            "'meson configure build -Ds3=enabled' (needs libcurl4-openssl-dev), or back up "
-                            "to a folder",
-                            target));
+    throw Error::Config(
+        fmt::format("{}: this prodigy-store was built without S3 support; rebuild with "
+                    "'meson configure build -Ds3=enabled' (needs libcurl4-openssl-dev), or back up "
+                    "to a folder",
+                    target));
 #endif
   }
   if (target.find("://") != std::string::npos) {
-    throw Error::InvalidArgument(fmt::format("{}: unknown backup target; give a folder or s3://bucket/prefix", target));
+    throw Error::InvalidArgument(
+        fmt::format("{}: unknown backup target; give a folder or s3://bucket/prefix", target));
   }
   if (target.empty()) throw Error::InvalidArgument("the backup target is empty; give a folder");
   return std::make_unique<FolderTarget>(fs::absolute(target));

@@ -43,16 +43,26 @@ thread_local std::string last_error;
 
 prodigy_status StatusOf(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return PRODIGY_ERR_INVALID_ARGUMENT;
-    case ErrorCode::kNotFound: return PRODIGY_ERR_NOT_FOUND;
-    case ErrorCode::kConfig: return PRODIGY_ERR_CONFIG;
-    case ErrorCode::kIo: return PRODIGY_ERR_IO;
-    case ErrorCode::kCorruption: return PRODIGY_ERR_CORRUPTION;
-    case ErrorCode::kTooNew: return PRODIGY_ERR_TOO_NEW;
-    case ErrorCode::kBusy: return PRODIGY_ERR_BUSY;
-    case ErrorCode::kVerificationFailed: return PRODIGY_ERR_VERIFICATION_FAILED;
-    case ErrorCode::kInternal: return PRODIGY_ERR_INTERNAL;
-    case ErrorCode::kFenced: return PRODIGY_ERR_FENCED;
+    case ErrorCode::kInvalidArgument:
+      return PRODIGY_ERR_INVALID_ARGUMENT;
+    case ErrorCode::kNotFound:
+      return PRODIGY_ERR_NOT_FOUND;
+    case ErrorCode::kConfig:
+      return PRODIGY_ERR_CONFIG;
+    case ErrorCode::kIo:
+      return PRODIGY_ERR_IO;
+    case ErrorCode::kCorruption:
+      return PRODIGY_ERR_CORRUPTION;
+    case ErrorCode::kTooNew:
+      return PRODIGY_ERR_TOO_NEW;
+    case ErrorCode::kBusy:
+      return PRODIGY_ERR_BUSY;
+    case ErrorCode::kVerificationFailed:
+      return PRODIGY_ERR_VERIFICATION_FAILED;
+    case ErrorCode::kInternal:
+      return PRODIGY_ERR_INTERNAL;
+    case ErrorCode::kFenced:
+      return PRODIGY_ERR_FENCED;
   }
   return PRODIGY_ERR_INTERNAL;
 }
@@ -109,7 +119,8 @@ char* Text(const std::optional<Record>& record) {
 // NULL first, so that a failure never leaves a stale pointer; then the store
 // is required and `fn(storage)` makes the string (or NULL: nothing there).
 template <typename Fn>
-prodigy_status WithOutput(const char* function, prodigy_store* store, const char* out_name, char** out, Fn&& fn) {
+prodigy_status WithOutput(const char* function, prodigy_store* store, const char* out_name, char** out,
+                          Fn&& fn) {
   return Guard([&] {
     Require(out, function, out_name);
     *out = nullptr;
@@ -150,18 +161,30 @@ const char* prodigy_last_error(void) { return last_error.c_str(); }
 
 const char* prodigy_status_name(prodigy_status status) {
   switch (status) {
-    case PRODIGY_OK: return "ok";
-    case PRODIGY_ERR_NO_MEMORY: return "no_memory";
-    case PRODIGY_ERR_INVALID_ARGUMENT: return "invalid_argument";
-    case PRODIGY_ERR_NOT_FOUND: return "not_found";
-    case PRODIGY_ERR_CONFIG: return "config";
-    case PRODIGY_ERR_IO: return "io";
-    case PRODIGY_ERR_CORRUPTION: return "corruption";
-    case PRODIGY_ERR_TOO_NEW: return "too_new";
-    case PRODIGY_ERR_BUSY: return "busy";
-    case PRODIGY_ERR_VERIFICATION_FAILED: return "verification_failed";
-    case PRODIGY_ERR_INTERNAL: return "internal";
-    case PRODIGY_ERR_FENCED: return "fenced";
+    case PRODIGY_OK:
+      return "ok";
+    case PRODIGY_ERR_NO_MEMORY:
+      return "no_memory";
+    case PRODIGY_ERR_INVALID_ARGUMENT:
+      return "invalid_argument";
+    case PRODIGY_ERR_NOT_FOUND:
+      return "not_found";
+    case PRODIGY_ERR_CONFIG:
+      return "config";
+    case PRODIGY_ERR_IO:
+      return "io";
+    case PRODIGY_ERR_CORRUPTION:
+      return "corruption";
+    case PRODIGY_ERR_TOO_NEW:
+      return "too_new";
+    case PRODIGY_ERR_BUSY:
+      return "busy";
+    case PRODIGY_ERR_VERIFICATION_FAILED:
+      return "verification_failed";
+    case PRODIGY_ERR_INTERNAL:
+      return "internal";
+    case PRODIGY_ERR_FENCED:
+      return "fenced";
   }
   return "unknown";
 }
@@ -210,7 +233,8 @@ prodigy_status prodigy_append_events(prodigy_store* store, const char* job_id, c
     events.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       if (events_json[i] == nullptr) {
-        throw Error::InvalidArgument(fmt::format("prodigy_append_events: events_json[{}] is NULL; nothing was appended", i));
+        throw Error::InvalidArgument(
+            fmt::format("prodigy_append_events: events_json[{}] is NULL; nothing was appended", i));
       }
       events.emplace_back(events_json[i]);
     }
@@ -231,8 +255,10 @@ void prodigy_query_free(prodigy_query* query) { delete query; }
 prodigy_status prodigy_query_set_job(prodigy_query* query, const char* job_id) {
   return Guard([&] {
     Require(query, "prodigy_query_set_job", "query");
-    if (job_id) query->query.job_id = job_id;
-    else query->query.job_id.reset();
+    if (job_id)
+      query->query.job_id = job_id;
+    else
+      query->query.job_id.reset();
   });
 }
 
@@ -247,8 +273,10 @@ prodigy_status prodigy_query_add_type(prodigy_query* query, const char* event_ty
 prodigy_status prodigy_query_set_agent(prodigy_query* query, const char* agent_id) {
   return Guard([&] {
     Require(query, "prodigy_query_set_agent", "query");
-    if (agent_id) query->query.agent_id = agent_id;
-    else query->query.agent_id.reset();
+    if (agent_id)
+      query->query.agent_id = agent_id;
+    else
+      query->query.agent_id.reset();
   });
 }
 
@@ -277,13 +305,15 @@ prodigy_status prodigy_query_set_limit(prodigy_query* query, int64_t limit) {
   return Guard([&] {
     Require(query, "prodigy_query_set_limit", "query");
     if (limit < 0) {
-      throw Error::InvalidArgument(fmt::format("prodigy_query_set_limit: limit must be 0 or more, not {}", limit));
+      throw Error::InvalidArgument(
+          fmt::format("prodigy_query_set_limit: limit must be 0 or more, not {}", limit));
     }
     query->query.limit = limit;
   });
 }
 
-prodigy_status prodigy_query_events(prodigy_store* store, const prodigy_query* query, prodigy_cursor** out_cursor) {
+prodigy_status prodigy_query_events(prodigy_store* store, const prodigy_query* query,
+                                    prodigy_cursor** out_cursor) {
   return Guard([&] {
     Require(out_cursor, "prodigy_query_events", "out_cursor");
     *out_cursor = nullptr;
@@ -319,14 +349,18 @@ prodigy_status prodigy_count_events(prodigy_store* store, const prodigy_query* q
 }
 
 int64_t prodigy_event_seq(const prodigy_event* event) { return event ? event->event.seq : 0; }
-const char* prodigy_event_job_id(const prodigy_event* event) { return event ? event->event.job_id.c_str() : ""; }
+const char* prodigy_event_job_id(const prodigy_event* event) {
+  return event ? event->event.job_id.c_str() : "";
+}
 const char* prodigy_event_record_id(const prodigy_event* event) {
   return event ? event->event.record_id.c_str() : "";
 }
 const char* prodigy_event_timestamp(const prodigy_event* event) {
   return event ? event->event.timestamp.c_str() : "";
 }
-const char* prodigy_event_type(const prodigy_event* event) { return event ? event->event.event_name.c_str() : ""; }
+const char* prodigy_event_type(const prodigy_event* event) {
+  return event ? event->event.event_name.c_str() : "";
+}
 const char* prodigy_event_agent_id(const prodigy_event* event) {
   return event ? event->event.agent_id.c_str() : "";
 }
@@ -344,7 +378,8 @@ prodigy_status prodigy_dlq_add(prodigy_store* store, const char* job_id, const c
   });
 }
 
-prodigy_status prodigy_dlq_get(prodigy_store* store, const char* job_id, const char* item_id, char** out_json) {
+prodigy_status prodigy_dlq_get(prodigy_store* store, const char* job_id, const char* item_id,
+                               char** out_json) {
   return WithOutput("prodigy_dlq_get", store, "out_json", out_json, [&](prodigy::GlobalStorage& storage) {
     Require(job_id, "prodigy_dlq_get", "job_id");
     Require(item_id, "prodigy_dlq_get", "item_id");
@@ -381,7 +416,8 @@ prodigy_status prodigy_dlq_stats(prodigy_store* store, const char* job_id, char*
   });
 }
 
-prodigy_status prodigy_dlq_remove(prodigy_store* store, const char* job_id, const char* item_id, int* out_removed) {
+prodigy_status prodigy_dlq_remove(prodigy_store* store, const char* job_id, const char* item_id,
+                                  int* out_removed) {
   return Guard([&] {
     Require(store, "prodigy_dlq_remove", "store");
     Require(job_id, "prodigy_dlq_remove", "job_id");
@@ -405,8 +441,9 @@ prodigy_status prodigy_state_write(prodigy_store* store, const char* job_id, con
 }
 
 prodigy_status prodigy_state_read(prodigy_store* store, const char* job_id, char** out_json) {
-  return LoadDocument("prodigy_state_read", store, job_id, "job_id", out_json,
-                      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.ReadState(id); });
+  return LoadDocument(
+      "prodigy_state_read", store, job_id, "job_id", out_json,
+      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.ReadState(id); });
 }
 
 // ---- Sessions -----------------------------------------------------------------
@@ -420,8 +457,9 @@ prodigy_status prodigy_session_save(prodigy_store* store, const char* session_js
 }
 
 prodigy_status prodigy_session_load(prodigy_store* store, const char* session_id, char** out_json) {
-  return LoadDocument("prodigy_session_load", store, session_id, "session_id", out_json,
-                      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.LoadSession(id); });
+  return LoadDocument(
+      "prodigy_session_load", store, session_id, "session_id", out_json,
+      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.LoadSession(id); });
 }
 
 prodigy_status prodigy_session_list(prodigy_store* store, char** out_json) {
@@ -440,8 +478,9 @@ prodigy_status prodigy_checkpoint_save(prodigy_store* store, const char* checkpo
 }
 
 prodigy_status prodigy_checkpoint_load(prodigy_store* store, const char* workflow_id, char** out_json) {
-  return LoadDocument("prodigy_checkpoint_load", store, workflow_id, "workflow_id", out_json,
-                      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.LoadCheckpoint(id); });
+  return LoadDocument(
+      "prodigy_checkpoint_load", store, workflow_id, "workflow_id", out_json,
+      [](prodigy::GlobalStorage& storage, std::string_view id) { return storage.LoadCheckpoint(id); });
 }
 
 prodigy_status prodigy_checkpoint_latest(prodigy_store* store, char** out_json) {

@@ -44,8 +44,8 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
     table = toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    throw Error::Config(fmt::format("{}:{}:{}: invalid TOML: {}", file.string(), where.line,
-                                                where.column, e.description()));
+    throw Error::Config(
+        fmt::format("{}:{}:{}: invalid TOML: {}", file.string(), where.line, where.column, e.description()));
   }
   config->config_files.push_back(file);
   for (const auto& entry : table) {
@@ -76,12 +76,14 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       config->mirrors = want_bool();
     } else if (key == "synchronous") {
       const std::string v = want_string();
-      if (v == "normal") config->synchronous = Synchronous::kNormal;
-      else if (v == "full") config->synchronous = Synchronous::kFull;
-      else BadKey(file, key, fmt::format("must be \"normal\" or \"full\", not \"{}\"", v));
+      if (v == "normal")
+        config->synchronous = Synchronous::kNormal;
+      else if (v == "full")
+        config->synchronous = Synchronous::kFull;
+      else
+        BadKey(file, key, fmt::format("must be \"normal\" or \"full\", not \"{}\"", v));
     } else if (key == "busy_timeout_ms") {
-      if (!value.is_integer() || value.as_integer()->get() < 0 ||
-          value.as_integer()->get() > 3'600'000) {
+      if (!value.is_integer() || value.as_integer()->get() < 0 || value.as_integer()->get() > 3'600'000) {
         BadKey(file, key, "must be an integer from 0 to 3600000");
       }
       config->busy_timeout_ms = static_cast<int>(value.as_integer()->get());
@@ -92,9 +94,12 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       config->state_versions_kept = static_cast<int>(value.as_integer()->get());
     } else if (key == "migration") {
       const std::string v = want_string();
-      if (v == "auto") config->migration = MigrationPolicy::kAuto;
-      else if (v == "off") config->migration = MigrationPolicy::kOff;
-      else BadKey(file, key, fmt::format("must be \"auto\" or \"off\", not \"{}\"", v));
+      if (v == "auto")
+        config->migration = MigrationPolicy::kAuto;
+      else if (v == "off")
+        config->migration = MigrationPolicy::kOff;
+      else
+        BadKey(file, key, fmt::format("must be \"auto\" or \"off\", not \"{}\"", v));
     } else if (key == "allow_network_filesystem") {
       config->allow_network_filesystem = want_bool();
     } else if (key == "storage_url") {
@@ -122,26 +127,40 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
 
 const char* StorageDirSourceName(StorageDirSource source) {
   switch (source) {
-    case StorageDirSource::kFlag: return "flag";
-    case StorageDirSource::kEnv: return "env";
-    case StorageDirSource::kConfig: return "config";
-    case StorageDirSource::kDefault: return "default";
+    case StorageDirSource::kFlag:
+      return "flag";
+    case StorageDirSource::kEnv:
+      return "env";
+    case StorageDirSource::kConfig:
+      return "config";
+    case StorageDirSource::kDefault:
+      return "default";
   }
   return "default";
 }
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kConfig: return "config";
-    case ErrorCode::kIo: return "io";
-    case ErrorCode::kCorruption: return "corruption";
-    case ErrorCode::kTooNew: return "too_new";
-    case ErrorCode::kBusy: return "busy";
-    case ErrorCode::kVerificationFailed: return "verification_failed";
-    case ErrorCode::kInternal: return "internal";
-    case ErrorCode::kFenced: return "fenced";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kConfig:
+      return "config";
+    case ErrorCode::kIo:
+      return "io";
+    case ErrorCode::kCorruption:
+      return "corruption";
+    case ErrorCode::kTooNew:
+      return "too_new";
+    case ErrorCode::kBusy:
+      return "busy";
+    case ErrorCode::kVerificationFailed:
+      return "verification_failed";
+    case ErrorCode::kInternal:
+      return "internal";
+    case ErrorCode::kFenced:
+      return "fenced";
   }
   return "internal";
 }
@@ -183,8 +202,9 @@ StorageConfig ResolveConfig(const ResolveOptions& options) {
     config.storage_dir = home_root;
     config.storage_dir_source = StorageDirSource::kDefault;
   } else {
-    throw Error::Config("cannot find the storage root: HOME is not set and neither --storage-dir nor "
-                "PRODIGY_STORAGE_DIR is given; set one of them (the current directory is never used)");
+    throw Error::Config(
+        "cannot find the storage root: HOME is not set and neither --storage-dir nor "
+        "PRODIGY_STORAGE_DIR is given; set one of them (the current directory is never used)");
   }
   config.storage_dir = fs::absolute(config.storage_dir).lexically_normal();
   if (config.storage_dir.has_filename() == false && config.storage_dir.has_parent_path()) {
@@ -215,7 +235,8 @@ StorageConfig ResolveConfig(const ResolveOptions& options) {
   try {
     EngineOf(config);
   } catch (const Error& e) {
-    throw Error::Config(fmt::format("{} (from {})", e.message(), StorageDirSourceName(config.storage_url_source)));
+    throw Error::Config(
+        fmt::format("{} (from {})", e.message(), StorageDirSourceName(config.storage_url_source)));
   }
   return config;
 }

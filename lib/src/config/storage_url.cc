@@ -111,16 +111,18 @@ std::string RedactKeyValue(std::string_view text) {
 
 const char* EngineName(Engine engine) {
   switch (engine) {
-    case Engine::kSqlite: return "sqlite";
-    case Engine::kPostgres: return "postgres";
+    case Engine::kSqlite:
+      return "sqlite";
+    case Engine::kPostgres:
+      return "postgres";
   }
   return "sqlite";
 }
 
 std::string RedactStorageUrl(std::string_view url) {
   const size_t scheme_end = url.find("://");
-  if (scheme_end != std::string_view::npos && url.substr(0, scheme_end).find_first_of(" =") ==
-                                                  std::string_view::npos) {
+  if (scheme_end != std::string_view::npos &&
+      url.substr(0, scheme_end).find_first_of(" =") == std::string_view::npos) {
     return RedactUri(url, scheme_end);
   }
   return RedactKeyValue(url);
@@ -135,14 +137,14 @@ Engine EngineForUrl(std::string_view url) {
   if (scheme_end == std::string_view::npos && text.find('=') != std::string_view::npos) {
     return Engine::kPostgres;  // libpq's key=value form, e.g. "host=db dbname=prodigy"
   }
-  const std::string what =
-      scheme_end == std::string_view::npos
-          ? std::string("is neither a URL nor libpq's key=value form")
-          : fmt::format("has the unknown scheme '{}'", text.substr(0, scheme_end));
-  throw Error::Config(fmt::format("storage URL '{}' {}; use postgresql://USER@HOST:PORT/DATABASE, libpq's "
-                          "'host=HOST dbname=DATABASE' form, or leave it unset for the local SQLite "
-                          "store (docs/postgres.md)",
-                          RedactStorageUrl(text), what));
+  const std::string what = scheme_end == std::string_view::npos
+                               ? std::string("is neither a URL nor libpq's key=value form")
+                               : fmt::format("has the unknown scheme '{}'", text.substr(0, scheme_end));
+  throw Error::Config(
+      fmt::format("storage URL '{}' {}; use postgresql://USER@HOST:PORT/DATABASE, libpq's "
+                  "'host=HOST dbname=DATABASE' form, or leave it unset for the local SQLite "
+                  "store (docs/postgres.md)",
+                  RedactStorageUrl(text), what));
 }
 
 bool EngineBuilt(Engine engine) {
@@ -155,10 +157,11 @@ namespace internal {
 void RequireEngineBuilt(const StorageConfig& config) {
   const Engine engine = EngineOf(config);
   if (EngineBuilt(engine)) return;
-  throw Error::Config(fmt::format("storage URL {} (from {}) selects the PostgreSQL engine, but this prodigy-store was "
-                          "built without it; rebuild with 'meson setup build -Dpostgres=enabled' (needs "
-                          "Debian's libpq-dev), or unset the URL to use the local SQLite store",
-                          RedactStorageUrl(config.storage_url), StorageDirSourceName(config.storage_url_source)));
+  throw Error::Config(
+      fmt::format("storage URL {} (from {}) selects the PostgreSQL engine, but this prodigy-store was "
+                  "built without it; rebuild with 'meson setup build -Dpostgres=enabled' (needs "
+                  "Debian's libpq-dev), or unset the URL to use the local SQLite store",
+                  RedactStorageUrl(config.storage_url), StorageDirSourceName(config.storage_url_source)));
 }
 
 }  // namespace internal

@@ -28,7 +28,8 @@ SyncReport SyncFromServer(const std::filesystem::path&, const StorageConfig&, co
 }
 
 namespace internal {
-std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, const PostgresRepository&, bool) {
+std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, const PostgresRepository&,
+                                                   bool) {
   RequireEngineBuilt(config);  // throws for a PostgreSQL URL
   throw Error::Internal("the PostgreSQL engine was asked for a non-PostgreSQL storage URL");
 }

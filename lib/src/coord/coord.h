@@ -54,7 +54,8 @@ class EventNotifier {
 };
 // nullptr when no redis_url is configured. kConfig when one is configured
 // but this build has no Redis support, or the URL is malformed.
-std::unique_ptr<EventNotifier> OpenEventNotifier(const StorageConfig& config, const RepositoryLocation& location);
+std::unique_ptr<EventNotifier> OpenEventNotifier(const StorageConfig& config,
+                                                 const RepositoryLocation& location);
 
 // Reads a repository's notification stream.
 class EventStream {

@@ -17,8 +17,8 @@ class DatabaseLeases final : public Leases::Backend {
 
   std::string_view name() const override { return "database"; }
 
-  std::optional<Lease> TryAcquire(std::string_view key, std::string_view holder, std::chrono::milliseconds ttl,
-                                  std::optional<Lease>* current) override {
+  std::optional<Lease> TryAcquire(std::string_view key, std::string_view holder,
+                                  std::chrono::milliseconds ttl, std::optional<Lease>* current) override {
     engine::LeaseGrant grant;
     engine_.Write([&](engine::WriteTxn& txn) {
       const int64_t now = NowNs();

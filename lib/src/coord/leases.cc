@@ -20,7 +20,7 @@ void CheckLeaseArgs(std::string_view key, std::chrono::milliseconds ttl) {
   if (key.empty()) throw Error::InvalidArgument("lease key must not be empty (use the job id)");
   if (ttl.count() < 1) {
     throw Error::InvalidArgument(
-                fmt::format("lease {}: ttl must be at least 1 ms, not {} ms", key, ttl.count()));
+        fmt::format("lease {}: ttl must be at least 1 ms, not {} ms", key, ttl.count()));
   }
 }
 
@@ -45,8 +45,7 @@ std::optional<Lease> Leases::TryAcquire(std::string_view key, std::string_view h
                                         std::chrono::milliseconds ttl) {
   CheckLeaseArgs(key, ttl);
   if (holder.empty()) {
-    throw Error::InvalidArgument(
-                fmt::format("lease {}: holder must not be empty (e.g. host:pid)", key));
+    throw Error::InvalidArgument(fmt::format("lease {}: holder must not be empty (e.g. host:pid)", key));
   }
   std::optional<Lease> current;
   std::optional<Lease> lease = backend_->TryAcquire(key, holder, ttl, &current);
@@ -64,9 +63,9 @@ Lease Leases::Acquire(std::string_view key, std::string_view holder, std::chrono
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
       throw Error::Busy(
-                  fmt::format("lease {} not acquired by {} within {} ms: {}; wait longer, or end a dead holder's "
-                              "lease with `prodigy-store leases release {} --force`",
-                              key, holder, wait.count(), DescribeHolder(backend_->Current(key)), key));
+          fmt::format("lease {} not acquired by {} within {} ms: {}; wait longer, or end a dead holder's "
+                      "lease with `prodigy-store leases release {} --force`",
+                      key, holder, wait.count(), DescribeHolder(backend_->Current(key)), key));
     }
     const auto pause = std::chrono::milliseconds(5 + rng() % 20);
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
@@ -76,11 +75,10 @@ Lease Leases::Acquire(std::string_view key, std::string_view holder, std::chrono
 Lease Leases::Extend(const Lease& lease, std::chrono::milliseconds ttl) {
   CheckLeaseArgs(lease.key, ttl);
   if (std::optional<Lease> out = backend_->Extend(lease, ttl)) return *out;
-  throw Error::Fenced(
-              fmt::format("lease {} (token {}) of {} cannot be extended: it expired or was taken over, {}; stop "
-                          "working on {} and acquire its lease again",
-                          lease.key, lease.token, lease.holder, DescribeHolder(backend_->Current(lease.key)),
-                          lease.key));
+  throw Error::Fenced(fmt::format(
+      "lease {} (token {}) of {} cannot be extended: it expired or was taken over, {}; stop "
+      "working on {} and acquire its lease again",
+      lease.key, lease.token, lease.holder, DescribeHolder(backend_->Current(lease.key)), lease.key));
 }
 
 bool Leases::Release(const Lease& lease) {
@@ -136,8 +134,9 @@ struct EventWaiter::State {
 };
 
 EventWaiter::EventWaiter(GlobalStorage& storage, std::chrono::milliseconds poll_interval)
-    : state_(std::make_unique<State>(State{storage, std::max(poll_interval, std::chrono::milliseconds(1)),
-                                           internal::OpenEventStream(storage.config(), storage.location())})) {
+    : state_(
+          std::make_unique<State>(State{storage, std::max(poll_interval, std::chrono::milliseconds(1)),
+                                        internal::OpenEventStream(storage.config(), storage.location())})) {
   state_->stream_ok = state_->stream != nullptr;
 }
 EventWaiter::EventWaiter(EventWaiter&&) noexcept = default;
@@ -176,8 +175,8 @@ bool EventWaiter::Wait(int64_t after_seq, std::chrono::milliseconds timeout) {
     if (remaining().count() == 0) return false;
     if (!s.stream_ok) {
       // The engine's own wait: polling on SQLite, LISTEN/NOTIFY on PostgreSQL.
-      if (internal::ImplOf(s.storage).engine->WaitForEvents(after_seq, std::min(s.poll_interval, remaining())) >
-          after_seq) {
+      if (internal::ImplOf(s.storage).engine->WaitForEvents(
+              after_seq, std::min(s.poll_interval, remaining())) > after_seq) {
         return true;
       }
       continue;

@@ -11,10 +11,10 @@ namespace {
 
 [[noreturn]] void RefuseRedisUrl() {
   throw Error::Config(
-              "a Redis server is configured (redis_url in config.toml or PRODIGY_REDIS_URL) but this "
-              "prodigy-store was built without Redis support: rebuild it with `meson configure build "
-              "-Dredis=enabled` (needs the libhiredis-dev package), or unset redis_url / PRODIGY_REDIS_URL to "
-              "use leases through the database and polling for new events");
+      "a Redis server is configured (redis_url in config.toml or PRODIGY_REDIS_URL) but this "
+      "prodigy-store was built without Redis support: rebuild it with `meson configure build "
+      "-Dredis=enabled` (needs the libhiredis-dev package), or unset redis_url / PRODIGY_REDIS_URL to "
+      "use leases through the database and polling for new events");
 }
 
 }  // namespace

@@ -55,9 +55,9 @@ bool ParseInt(std::string_view s, int* out) {
 
 [[noreturn]] void BadUrl(const std::string& shown, std::string_view why) {
   throw Error::Config(
-              fmt::format("redis_url \"{}\": {}; expected redis://[:password@]host[:port][/db] or "
-                          "unix:///path/to/redis.sock[?db=N] (docs/configuration.md)",
-                          shown, why));
+      fmt::format("redis_url \"{}\": {}; expected redis://[:password@]host[:port][/db] or "
+                  "unix:///path/to/redis.sock[?db=N] (docs/configuration.md)",
+                  shown, why));
 }
 
 }  // namespace
@@ -84,7 +84,8 @@ RedisUrl ParseRedisUrl(std::string_view url) {
     out.display = shown;
     return out;
   }
-  if (!url.starts_with("redis://")) BadUrl(shown, "unknown scheme (rediss:// needs TLS, which hiredis 0.14 lacks)");
+  if (!url.starts_with("redis://"))
+    BadUrl(shown, "unknown scheme (rediss:// needs TLS, which hiredis 0.14 lacks)");
   rest = url.substr(8);
   if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view auth = rest.substr(0, at);
@@ -99,7 +100,8 @@ RedisUrl ParseRedisUrl(std::string_view url) {
     path = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
   }
-  if (size_t colon = rest.rfind(':'); colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
+  if (size_t colon = rest.rfind(':');
+      colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
     if (!ParseInt(rest.substr(colon + 1), &out.port) || out.port < 1 || out.port > 65535) {
       BadUrl(shown, "the port must be a number from 1 to 65535");
     }
@@ -107,7 +109,8 @@ RedisUrl ParseRedisUrl(std::string_view url) {
   }
   if (rest.empty()) BadUrl(shown, "the host is missing");
   out.host = std::string(rest);
-  if (!path.empty() && (!ParseInt(path, &out.db) || out.db < 0)) BadUrl(shown, "the path must be a database number");
+  if (!path.empty() && (!ParseInt(path, &out.db) || out.db < 0))
+    BadUrl(shown, "the path must be a database number");
   out.display = shown;
   return out;
 }
@@ -116,7 +119,8 @@ std::string RedisKeyPrefix(std::string_view repository_name) {
   return fmt::format("prodigy:{}:", repository_name);
 }
 
-RedisClient::RedisClient(RedisUrl url, std::chrono::milliseconds timeout) : url_(std::move(url)), timeout_(timeout) {}
+RedisClient::RedisClient(RedisUrl url, std::chrono::milliseconds timeout)
+    : url_(std::move(url)), timeout_(timeout) {}
 
 RedisClient::~RedisClient() {
   if (ctx_ != nullptr) redisFree(ctx_);
@@ -128,9 +132,10 @@ void RedisClient::Fail(std::string_view what, std::string detail) {
     redisFree(ctx_);
     ctx_ = nullptr;
   }
-  throw Error::Io(fmt::format("Redis at {}: {}: {} (is redis-server running there? the URL comes from "
-                                          "PRODIGY_REDIS_URL or redis_url in config.toml)",
-                                          url_.display, what, detail));
+  throw Error::Io(
+      fmt::format("Redis at {}: {}: {} (is redis-server running there? the URL comes from "
+                  "PRODIGY_REDIS_URL or redis_url in config.toml)",
+                  url_.display, what, detail));
 }
 
 void RedisClient::Connect() {

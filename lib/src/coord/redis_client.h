@@ -15,9 +15,9 @@
 namespace prodigy::internal {
 
 struct RedisUrl {
-  std::string host;      // TCP host, empty for a unix socket
+  std::string host;  // TCP host, empty for a unix socket
   int port = 6379;
-  std::string socket;    // unix socket path, empty for TCP
+  std::string socket;  // unix socket path, empty for TCP
   int db = 0;
   std::string password;  // empty: no AUTH
   std::string display;   // for messages: the URL without its password

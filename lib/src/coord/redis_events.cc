@@ -28,7 +28,8 @@ std::string StreamKey(const RepositoryLocation& location) { return RedisKeyPrefi
 
 class RedisNotifier final : public EventNotifier {
  public:
-  RedisNotifier(RedisUrl url, std::string key) : redis_(std::move(url), kPublishTimeout), key_(std::move(key)) {}
+  RedisNotifier(RedisUrl url, std::string key)
+      : redis_(std::move(url), kPublishTimeout), key_(std::move(key)) {}
 
   void Committed(int64_t last_seq) noexcept override {
     const auto now = std::chrono::steady_clock::now();
@@ -93,7 +94,8 @@ class RedisEventStream final : public EventStream {
 
  private:
   std::string EntryId(const redisReply* entry) {
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || entry->element[0]->type != REDIS_REPLY_STRING) {
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+        entry->element[0]->type != REDIS_REPLY_STRING) {
       Unexpected("a stream entry");
     }
     return std::string(entry->element[0]->str, entry->element[0]->len);
@@ -110,12 +112,14 @@ class RedisEventStream final : public EventStream {
 
 bool RedisBuilt() { return true; }
 
-std::unique_ptr<EventNotifier> OpenEventNotifier(const StorageConfig& config, const RepositoryLocation& location) {
+std::unique_ptr<EventNotifier> OpenEventNotifier(const StorageConfig& config,
+                                                 const RepositoryLocation& location) {
   if (config.redis_url.empty()) return nullptr;
   return std::make_unique<RedisNotifier>(ParseRedisUrl(config.redis_url), StreamKey(location));
 }
 
-std::unique_ptr<EventStream> OpenEventStream(const StorageConfig& config, const RepositoryLocation& location) {
+std::unique_ptr<EventStream> OpenEventStream(const StorageConfig& config,
+                                             const RepositoryLocation& location) {
   if (config.redis_url.empty()) return nullptr;
   return std::make_unique<RedisEventStream>(ParseRedisUrl(config.redis_url), StreamKey(location));
 }

@@ -75,12 +75,12 @@ class RedisLeases final : public Leases::Backend {
 
   std::string_view name() const override { return "redis"; }
 
-  std::optional<Lease> TryAcquire(std::string_view key, std::string_view holder, std::chrono::milliseconds ttl,
-                                  std::optional<Lease>* current) override {
+  std::optional<Lease> TryAcquire(std::string_view key, std::string_view holder,
+                                  std::chrono::milliseconds ttl, std::optional<Lease>* current) override {
     int64_t floor = 0;
     engine_.Read([&](engine::ReadTxn& txn) { floor = txn.Fence(key); });
-    RedisReply r = redis_.Command({"EVAL", kAcquireLua, "2", LeaseKey(key), TokenKey(key), std::string(holder),
-                                   std::to_string(ttl.count()), std::to_string(floor)});
+    RedisReply r = redis_.Command({"EVAL", kAcquireLua, "2", LeaseKey(key), TokenKey(key),
+                                   std::string(holder), std::to_string(ttl.count()), std::to_string(floor)});
     const bool granted = ArrayInt(r.get(), 0) == 1;
     Lease lease = ParseLease(key, r.get(), 1);
     if (!granted) {
@@ -101,8 +101,8 @@ class RedisLeases final : public Leases::Backend {
   }
 
   std::optional<Lease> Extend(const Lease& lease, std::chrono::milliseconds ttl) override {
-    RedisReply r = redis_.Command({"EVAL", kExtendLua, "1", LeaseKey(lease.key), Value(lease),
-                                   std::to_string(ttl.count())});
+    RedisReply r = redis_.Command(
+        {"EVAL", kExtendLua, "1", LeaseKey(lease.key), Value(lease), std::to_string(ttl.count())});
     if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) return std::nullopt;
     Lease out = lease;
     out.expires_at_ns = NowNs() + static_cast<int64_t>(ttl.count()) * 1'000'000;
@@ -123,13 +123,15 @@ class RedisLeases final : public Leases::Backend {
     std::vector<Lease> out;
     std::string cursor = "0";
     do {
-      RedisReply r = redis_.Command({"SCAN", cursor, "MATCH", GlobEscape(lease_prefix) + "*", "COUNT", "500"});
+      RedisReply r =
+          redis_.Command({"SCAN", cursor, "MATCH", GlobEscape(lease_prefix) + "*", "COUNT", "500"});
       if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) Unexpected("SCAN", r.get());
       cursor.assign(r->element[0]->str, r->element[0]->len);
       const redisReply* keys = r->element[1];
       for (size_t i = 0; i < keys->elements; ++i) {
         const std::string full(keys->element[i]->str, keys->element[i]->len);
-        if (auto lease = Get(std::string_view(full).substr(lease_prefix.size()), false)) out.push_back(*lease);
+        if (auto lease = Get(std::string_view(full).substr(lease_prefix.size()), false))
+          out.push_back(*lease);
       }
     } while (cursor != "0");
     std::sort(out.begin(), out.end(), [](const Lease& a, const Lease& b) { return a.key < b.key; });
@@ -161,9 +163,9 @@ class RedisLeases final : public Leases::Backend {
       lease.token = std::stoll(value.substr(0, space));
     } catch (const std::exception&) {
       throw Error::Corruption(
-                  fmt::format("Redis at {}: lease key {} holds \"{}\", not \"<token> <holder>\"; it was not written "
-                              "by prodigy-store: delete it with `prodigy-store leases release {} --force`",
-                              redis_.where(), LeaseKey(key), value, key));
+          fmt::format("Redis at {}: lease key {} holds \"{}\", not \"<token> <holder>\"; it was not written "
+                      "by prodigy-store: delete it with `prodigy-store leases release {} --force`",
+                      redis_.where(), LeaseKey(key), value, key));
     }
     lease.holder = space == std::string::npos ? "" : value.substr(space + 1);
     lease.expires_at_ns = NowNs() + std::max<int64_t>(ArrayInt(r, i + 1), 0) * 1'000'000;
@@ -179,7 +181,7 @@ class RedisLeases final : public Leases::Backend {
 
   [[noreturn]] void Unexpected(std::string_view command, const redisReply* r) const {
     throw Error::Internal(
-                fmt::format("Redis at {}: unexpected reply type {} to {}", redis_.where(), r->type, command));
+        fmt::format("Redis at {}: unexpected reply type {} to {}", redis_.where(), r->type, command));
   }
 
   engine::Engine& engine_;

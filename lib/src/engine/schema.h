@@ -153,9 +153,7 @@ template <auto M>
 constexpr Field<RecordOf<M>> OptText(std::string_view name) {
   using R = RecordOf<M>;
   return {Column{name, ColumnType::kText},
-          [](const R& r, const WriteOrigin&) -> Value {
-            return (r.*M) ? Value(&*(r.*M)) : Value();
-          },
+          [](const R& r, const WriteOrigin&) -> Value { return (r.*M) ? Value(&*(r.*M)) : Value(); },
           [](R& r, const RowView& row, size_t i) {
             if (!row.IsNull(i)) r.*M = std::string(row.Text(i));
           }};

@@ -14,7 +14,8 @@ void CrashPoint(const char* step) {
   const char* env = std::getenv("PRODIGY_TEST_CRASH_AT");
   if (env == nullptr || *env == '\0') return;
   const char* colon = std::strchr(env, ':');
-  const std::string_view wanted = colon != nullptr ? std::string_view(env, static_cast<size_t>(colon - env)) : env;
+  const std::string_view wanted =
+      colon != nullptr ? std::string_view(env, static_cast<size_t>(colon - env)) : env;
   if (wanted != step) return;
   const long nth = colon != nullptr ? std::strtol(colon + 1, nullptr, 10) : 1;
   static long reached = 0;

@@ -87,8 +87,10 @@ Classified Classify(const std::vector<std::string>& c, const fs::path& path, boo
   for (size_t j = 0; j + 3 < n; ++j) {
     if (c[j] != "dlq") continue;
     size_t items = 0;
-    if (c[j + 2] == "items") items = j + 2;
-    else if (j + 4 < n && c[j + 3] == "items") items = j + 3;
+    if (c[j + 2] == "items")
+      items = j + 2;
+    else if (j + 4 < n && c[j + 3] == "items")
+      items = j + 3;
     if (items == 0) continue;
     if (EndsWith(name, ".json")) return {Kind::kDlqItem, c[items - 1]};
     return {Kind::kUnknown, {}};
@@ -213,8 +215,10 @@ class Walker {
     s.kind = kind;
     s.job_id = std::move(job_id);
     s.stat = ToFileStat(st);
-    if (error) s.error = std::move(reason);
-    else s.keep_reason = std::move(reason);
+    if (error)
+      s.error = std::move(reason);
+    else
+      s.keep_reason = std::move(reason);
     s.group = GroupOf(s.rel_path);
     s.root_index = root_index_;
     out_->push_back(std::move(s));
@@ -224,8 +228,10 @@ class Walker {
   std::string GroupOf(const std::string& rel) const {
     const auto comps = Components(rel);
     size_t keep = 2;
-    if (root_.type == RootType::kImport) keep = comps.size() > 1 ? comps.size() - 1 : 1;
-    else if (comps.size() > 1 && comps[1] == "mapreduce") keep = 3;
+    if (root_.type == RootType::kImport)
+      keep = comps.size() > 1 ? comps.size() - 1 : 1;
+    else if (comps.size() > 1 && comps[1] == "mapreduce")
+      keep = 3;
     keep = std::min(keep, comps.size());
     fs::path g;
     for (size_t i = 0; i < keep; ++i) g /= comps[i];
@@ -283,18 +289,30 @@ void SortSources(std::vector<Source>* sources) {
 
 const char* KindName(Kind kind) {
   switch (kind) {
-    case Kind::kEvents: return "events";
-    case Kind::kEventsArchive: return "events_archive";
-    case Kind::kDlqItem: return "dlq_item";
-    case Kind::kDlqIndex: return "dlq_index";
-    case Kind::kJobState: return "job_state";
-    case Kind::kJobStateMeta: return "job_state_meta";
-    case Kind::kSession: return "session";
-    case Kind::kWorkflowCheckpoint: return "workflow_checkpoint";
-    case Kind::kOrphanTmp: return "orphan_tmp";
-    case Kind::kSymlink: return "symlink";
-    case Kind::kSpecial: return "special";
-    case Kind::kUnknown: return "unknown";
+    case Kind::kEvents:
+      return "events";
+    case Kind::kEventsArchive:
+      return "events_archive";
+    case Kind::kDlqItem:
+      return "dlq_item";
+    case Kind::kDlqIndex:
+      return "dlq_index";
+    case Kind::kJobState:
+      return "job_state";
+    case Kind::kJobStateMeta:
+      return "job_state_meta";
+    case Kind::kSession:
+      return "session";
+    case Kind::kWorkflowCheckpoint:
+      return "workflow_checkpoint";
+    case Kind::kOrphanTmp:
+      return "orphan_tmp";
+    case Kind::kSymlink:
+      return "symlink";
+    case Kind::kSpecial:
+      return "special";
+    case Kind::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }

@@ -29,10 +29,10 @@ enum class Kind {
   kSession,             // session_state.json, <session-id>.json, cook-*.json, .mmm/state.json
   kWorkflowCheckpoint,  // checkpoints/<id>.checkpoint.json
   // Never imported, reported and left in place:
-  kOrphanTmp,           // a temporary file of an unfinished Prodigy write
-  kSymlink,             // not followed
-  kSpecial,             // FIFO, socket, device, or a folder that cannot be listed
-  kUnknown,             // a file in a storage folder that is not a Prodigy storage file
+  kOrphanTmp,  // a temporary file of an unfinished Prodigy write
+  kSymlink,    // not followed
+  kSpecial,    // FIFO, socket, device, or a folder that cannot be listed
+  kUnknown,    // a file in a storage folder that is not a Prodigy storage file
 };
 
 const char* KindName(Kind kind);

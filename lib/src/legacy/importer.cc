@@ -58,8 +58,10 @@ class LineCounter : public LineVisitor {
  public:
   explicit LineCounter(const std::string& job_id) : job_id_(job_id) {}
   void Line(int64_t, std::string_view line, bool has_newline) override {
-    if (ParseEventLine(job_id_, line, has_newline).event) ++rows;
-    else ++unparsed;
+    if (ParseEventLine(job_id_, line, has_newline).event)
+      ++rows;
+    else
+      ++unparsed;
   }
   int64_t rows = 0;
   int64_t unparsed = 0;
@@ -163,8 +165,8 @@ std::string KeyText(const ParsedDoc& doc) {
 // in source_blobs: rows written through the store win over imports, and
 // between imports the newer document wins (IsNewer: the live session file,
 // then the documents' own times, then the files' mtimes). Returns the note.
-std::string ImportDocument(engine::WriteTxn& txn, const Source& source, const FileStat& stat, const std::string& text,
-                           LedgerRow* row) {
+std::string ImportDocument(engine::WriteTxn& txn, const Source& source, const FileStat& stat,
+                           const std::string& text, LedgerRow* row) {
   ParsedDoc doc = ParseDocument(source, text);
   if (!doc.reason.empty()) {
     txn.InsertUnparsed(row->id, 0, text, doc.reason);
@@ -186,20 +188,23 @@ std::string ImportDocument(engine::WriteTxn& txn, const Source& source, const Fi
   if (existing->json == text) return "identical to a document already in the store";
   if (!existing->source_id) {
     StoreBlob(txn, row->id, text);
-    return fmt::format("the store already holds a different {} row {} written through the store, which is "
-                       "kept; this document is kept verbatim for export --legacy",
-                       doc.kind->table->name, KeyText(doc));
+    return fmt::format(
+        "the store already holds a different {} row {} written through the store, which is "
+        "kept; this document is kept verbatim for export --legacy",
+        doc.kind->table->name, KeyText(doc));
   }
   const std::optional<LedgerRow> owner = txn.LedgerById(*existing->source_id);
   if (owner && !IsNewer(doc, source, stat, *existing, *owner)) {
     StoreBlob(txn, row->id, text);
-    return fmt::format("{} row {} comes from the newer {}; this older document is kept verbatim for export "
-                       "--legacy",
-                       doc.kind->table->name, KeyText(doc), owner->path);
+    return fmt::format(
+        "{} row {} comes from the newer {}; this older document is kept verbatim for export "
+        "--legacy",
+        doc.kind->table->name, KeyText(doc), owner->path);
   }
   if (owner && !txn.HasBlob(owner->id)) StoreBlob(txn, owner->id, existing->json);
   WriteTypedRow(txn, doc.row, row->id);
-  return owner ? fmt::format("replaces the {} row {} of the older {}", doc.kind->table->name, KeyText(doc), owner->path)
+  return owner ? fmt::format("replaces the {} row {} of the older {}", doc.kind->table->name, KeyText(doc),
+                             owner->path)
                : std::string();
 }
 
@@ -274,8 +279,10 @@ SourceCounts CountSource(const Source& source, const ProgressFn& progress) {
   } else {
     const std::string text = ReadDocument(file);
     const ParsedDoc doc = ParseDocument(source, text);
-    if (doc.reason.empty()) out.rows = 1;
-    else out.unparsed = 1;
+    if (doc.reason.empty())
+      out.rows = 1;
+    else
+      out.unparsed = 1;
     out.note = doc.reason.empty() ? doc.note : doc.reason;
   }
   file.CheckUnchanged();

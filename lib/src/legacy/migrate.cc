@@ -91,8 +91,8 @@ using LedgerLookup = std::function<std::vector<legacy::LedgerRow>(const std::str
 // keep them); `import` never deletes its inputs.
 struct RunMode {
   bool migrate = true;
-  fs::path repo;           // the canonical repository (for display)
-  fs::path target_dir;     // <root>/<repo>
+  fs::path repo;        // the canonical repository (for display)
+  fs::path target_dir;  // <root>/<repo>
 };
 
 class Run {
@@ -165,7 +165,8 @@ class Run {
   MigrationReport Execute(GlobalStorage::Impl& impl) {
     const std::shared_ptr<void> bulk = impl.engine->BulkReads();
     legacy::CrashPoint("after_plan");
-    const bool any = std::any_of(items_.begin(), items_.end(), [](const Item& it) { return it.to_import || it.row; });
+    const bool any =
+        std::any_of(items_.begin(), items_.end(), [](const Item& it) { return it.to_import || it.row; });
     if (any) Announce();
     for (const Item& it : items_) {
       if (it.left_alone) Say(fmt::format("Left in place: {} ({})", it.display, it.src.keep_reason));
@@ -200,7 +201,9 @@ class Run {
       it.verified = true;
       ++report_.verified;
       if (it.row->status == legacy::kStatusImported || it.row->status == legacy::kStatusRemoved) {
-        impl.Write([&](engine::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified); });
+        impl.Write([&](engine::WriteTxn& txn) {
+          legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified);
+        });
         it.row->status = legacy::kStatusVerified;
       }
     }
@@ -258,9 +261,10 @@ class Run {
     std::set<std::string> seen;
     for (const Item& it : items_) {
       if (!it.to_import && !it.row) continue;
-      const std::string from = it.src.anchor == mode_.repo ? it.src.group : Tilde(it.src.anchor / it.src.group);
-      const std::string line =
-          fmt::format("{} {} -> {}", verb, from, Tilde(mode_.target_dir / std::string(TargetFolder(it.src.kind))));
+      const std::string from =
+          it.src.anchor == mode_.repo ? it.src.group : Tilde(it.src.anchor / it.src.group);
+      const std::string line = fmt::format("{} {} -> {}", verb, from,
+                                           Tilde(mode_.target_dir / std::string(TargetFolder(it.src.kind))));
       if (seen.insert(line).second) lines.push_back(line);
     }
     for (const std::string& line : lines) Say(line);
@@ -268,9 +272,10 @@ class Run {
 
   void Conclude() const {
     if (report_.failed > 0) {
-      Say(fmt::format("Migration incomplete: {} legacy file{} could not be imported or verified and {} left in "
-                      "place (see above); nothing was lost. Run the migration again after fixing the cause.",
-                      report_.failed, report_.failed == 1 ? "" : "s", report_.failed == 1 ? "was" : "were"));
+      Say(fmt::format(
+          "Migration incomplete: {} legacy file{} could not be imported or verified and {} left in "
+          "place (see above); nothing was lost. Run the migration again after fixing the cause.",
+          report_.failed, report_.failed == 1 ? "" : "s", report_.failed == 1 ? "was" : "were"));
     } else if (!mode_.migrate) {
       Say(fmt::format("Import complete: {} file{} imported and verified; the inputs were not changed.",
                       report_.verified, report_.verified == 1 ? "" : "s"));
@@ -292,7 +297,8 @@ class Run {
     if (!db_problem.empty()) return "verification failed: " + db_problem;
     legacy::FileStat now;
     if (!legacy::StatRegular(it.src.path, &now)) {
-      return "verification failed: the original disappeared during the migration (its rows are in the database)";
+      return "verification failed: the original disappeared during the migration (its rows are in the "
+             "database)";
     }
     if (!(now == it.read_stat)) return "verification failed: the original changed after it was read";
     try {
@@ -320,10 +326,13 @@ class Run {
       }
       // Ledger first: a crash before the unlink leaves a file that the next
       // run finds "already imported" and removes then.
-      impl.Write([&](engine::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusRemoved); });
+      impl.Write(
+          [&](engine::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusRemoved); });
       if (::unlink(it.src.path.c_str()) != 0) {
         const int err = errno;
-        impl.Write([&](engine::WriteTxn& txn) { legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified); });
+        impl.Write([&](engine::WriteTxn& txn) {
+          legacy::LedgerSetStatus(txn, it.row->id, legacy::kStatusVerified);
+        });
         Fail(it, fmt::format("imported and verified, but it cannot be removed: {}", std::strerror(err)));
         continue;
       }
@@ -393,15 +402,15 @@ RunMode MigrateMode(const GlobalStorage::Impl& impl) {
 
 namespace internal::legacy {
 
-MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& options, bool only_if_changed) {
+MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& options,
+                             bool only_if_changed) {
   // Two processes opening the repository at once: the second waits here and
   // then finds the sources removed or already imported.
   FileLock lock_file(impl.location.dir / ".migrate.lock");
   FileLockGuard lock(lock_file);
   std::vector<Root> roots = FindRoots(impl.location.canonical_path, impl.config);
   std::vector<Source> sources = Discover(roots);
-  if (only_if_changed &&
-      Fingerprint(sources) == StoredFingerprint(impl)) {
+  if (only_if_changed && Fingerprint(sources) == StoredFingerprint(impl)) {
     MigrationReport unchanged;
     for (const Root& r : roots) unchanged.legacy_roots.push_back(r.path);
     return unchanged;
@@ -437,16 +446,18 @@ void ThrowIfFailed(const MigrationReport& report) {
     }
     list += fmt::format("{}{}: {}", list.empty() ? "" : "; ", s.path.string(), s.error);
   }
-  throw Error::VerificationFailed(fmt::format("{} legacy file{} could not be imported or verified and {} left in place (nothing was "
-                          "lost): {}",
-                          report.failed, report.failed == 1 ? "" : "s", report.failed == 1 ? "was" : "were", list));
+  throw Error::VerificationFailed(
+      fmt::format("{} legacy file{} could not be imported or verified and {} left in place (nothing was "
+                  "lost): {}",
+                  report.failed, report.failed == 1 ? "" : "s", report.failed == 1 ? "was" : "were", list));
 }
 
 std::vector<fs::path> FindLegacyRoots(const fs::path& repo_path, const StorageConfig& config) {
   std::error_code ec;
   const fs::path canonical = fs::canonical(repo_path, ec);
   if (ec) {
-    throw Error::NotFound(fmt::format("repository {} cannot be opened: {}", repo_path.string(), ec.message()));
+    throw Error::NotFound(
+        fmt::format("repository {} cannot be opened: {}", repo_path.string(), ec.message()));
   }
   std::vector<fs::path> out;
   for (const legacy::Root& r : legacy::FindRoots(canonical, config)) out.push_back(r.path);
@@ -459,7 +470,8 @@ MigrationReport PlanMigration(const fs::path& repo_path, const StorageConfig& co
   return Migrate(repo_path, config, options);
 }
 
-MigrationReport Migrate(const fs::path& repo_path, const StorageConfig& config, const MigrationOptions& options) {
+MigrationReport Migrate(const fs::path& repo_path, const StorageConfig& config,
+                        const MigrationOptions& options) {
   if (options.dry_run) {
     const RepositoryLocation loc = LocateRepository(repo_path, config);  // writes nothing
     std::vector<legacy::Root> roots = legacy::FindRoots(loc.canonical_path, config);

@@ -11,7 +11,8 @@ namespace prodigy::internal::legacy {
 // Discovers, imports, verifies and (unless options.keep_originals) deletes,
 // under the repository's migration lock. `only_if_changed`: do nothing when
 // the legacy files are exactly those left by the previous run (kept files).
-MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& options, bool only_if_changed);
+MigrationReport RunMigration(GlobalStorage::Impl& impl, const MigrationOptions& options,
+                             bool only_if_changed);
 
 // Cheap check for the open path: whether legacy folders exist whose files
 // differ from those the previous run left in place.

@@ -122,8 +122,8 @@ std::string StreamDocument(engine::ReadTxn& txn, const LedgerRow& row, const Byt
     return false;
   });
   if (found) return {};
-  return fmt::format("{} row {}{}{} no longer exists", row.row_table, row.row_key1, row.row_key2.empty() ? "" : " / ",
-                     row.row_key2);
+  return fmt::format("{} row {}{}{} no longer exists", row.row_table, row.row_key1,
+                     row.row_key2.empty() ? "" : " / ", row.row_key2);
 }
 
 }  // namespace
@@ -168,9 +168,10 @@ std::string ProveFromDatabase(engine::ReadTxn& txn, const LedgerRow& row) {
   if (!problem.empty()) return problem;
   const std::string rebuilt = sha.FinalHex();
   if (rebuilt != row.sha256 || bytes != row.bytes) {
-    return fmt::format("the bytes rebuilt from the database ({} bytes, SHA-256 {}) differ from the original "
-                       "({} bytes, SHA-256 {})",
-                       bytes, rebuilt, row.bytes, row.sha256);
+    return fmt::format(
+        "the bytes rebuilt from the database ({} bytes, SHA-256 {}) differ from the original "
+        "({} bytes, SHA-256 {})",
+        bytes, rebuilt, row.bytes, row.sha256);
   }
   if (row.kind == "events_archive") {
     Sha256 content;

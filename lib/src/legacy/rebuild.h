@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "legacy/ledger.h"
 #include "engine/engine.h"
+#include "legacy/ledger.h"
 
 namespace prodigy::internal::legacy {
 

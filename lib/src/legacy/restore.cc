@@ -100,7 +100,8 @@ std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& d
     ExportedFile file;
     file.original = row.path;
     if (!IsSafeRelative(row.rel_path)) {
-      file.error = fmt::format("the recorded relative path \"{}\" leaves the export folder; not written", row.rel_path);
+      file.error = fmt::format("the recorded relative path \"{}\" leaves the export folder; not written",
+                               row.rel_path);
       out.push_back(std::move(file));
       continue;
     }
@@ -122,7 +123,8 @@ std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& d
     if (!problem.empty()) {
       file.error = problem;
     } else if (!file.matches_original) {
-      file.error = "rows of this import were changed since it was imported; the file holds their current content";
+      file.error =
+          "rows of this import were changed since it was imported; the file holds their current content";
     }
     out.push_back(std::move(file));
   }
@@ -171,11 +173,12 @@ std::vector<ImportProblem> CheckImports(GlobalStorage& storage) {
     });
     if (!problem.empty()) {
       if (changed > 0) {
-        out.push_back({r.id, r.path,
-                       fmt::format("{} of its rows were removed or replaced after the import (retention, purge "
-                                   "or newer writes), so it no longer rebuilds byte for byte: {}",
-                                   changed, problem),
-                       true});
+        out.push_back(
+            {r.id, r.path,
+             fmt::format("{} of its rows were removed or replaced after the import (retention, purge "
+                         "or newer writes), so it no longer rebuilds byte for byte: {}",
+                         changed, problem),
+             true});
       } else {
         out.push_back({r.id, r.path, problem});
       }

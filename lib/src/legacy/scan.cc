@@ -60,9 +60,10 @@ class LineSplitter {
  private:
   void Append(std::string_view part) {
     if (pending_.size() + part.size() > kMaxLineBytes) {
-      throw SourceError(fmt::format("line {} is longer than {} MiB; such a line cannot be stored, so the "
-                                    "file was left in place",
-                                    lines_ + 1, kMaxLineBytes >> 20));
+      throw SourceError(
+          fmt::format("line {} is longer than {} MiB; such a line cannot be stored, so the "
+                      "file was left in place",
+                      lines_ + 1, kMaxLineBytes >> 20));
     }
     pending_.append(part);
   }
@@ -103,8 +104,9 @@ std::string MetadataNote(const Source& source, const std::string& text) {
       }
     }
   }
-  if (best < 0) return fmt::format("metadata.json points to {}, which does not exist, and no checkpoint is beside it",
-                                   recorded.string());
+  if (best < 0)
+    return fmt::format("metadata.json points to {}, which does not exist, and no checkpoint is beside it",
+                       recorded.string());
   return fmt::format("metadata.json points to {}, which does not exist; the latest is checkpoint-v{}.json",
                      recorded.string(), best);
 }
@@ -137,7 +139,8 @@ std::string_view RawFile::Read() {
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
-      throw SourceError(fmt::format("cannot read {}: {}{}", path_.string(), std::strerror(err), ReadHint(err)));
+      throw SourceError(
+          fmt::format("cannot read {}: {}{}", path_.string(), std::strerror(err), ReadHint(err)));
     }
     const std::string_view chunk(buffer_.data(), static_cast<size_t>(n));
     sha_.Update(chunk);
@@ -253,8 +256,8 @@ ParsedLine ParseEventLine(const std::string& job_id, std::string_view line, bool
       out.event = ExtractEvent(job_id, line);
     } catch (const Error& e) {
       const std::string detail = Detail(e.message(), fmt::format("event for job {}: ", job_id));
-      out.reason = torn + (detail.rfind("invalid JSON", 0) == 0 ? detail
-                                                                 : "not a Prodigy EventRecord: " + detail);
+      out.reason =
+          torn + (detail.rfind("invalid JSON", 0) == 0 ? detail : "not a Prodigy EventRecord: " + detail);
     }
   }
   return out;
@@ -276,8 +279,10 @@ ParsedDoc ParseDocument(const Source& source, const std::string& text) {
   ParsedDoc out;
   if (source.kind == Kind::kJobStateMeta || source.kind == Kind::kDlqIndex) {
     out.blob = true;
-    if (source.kind == Kind::kJobStateMeta) out.note = MetadataNote(source, text);
-    else out.note = "DLQ index kept verbatim; the store derives its index from the items";
+    if (source.kind == Kind::kJobStateMeta)
+      out.note = MetadataNote(source, text);
+    else
+      out.note = "DLQ index kept verbatim; the store derives its index from the items";
     return out;
   }
   if (text.empty()) {

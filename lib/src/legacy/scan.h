@@ -101,14 +101,14 @@ using TypedRow = std::variant<std::monostate, DlqItem, JobState, Session, Workfl
 
 // What a document becomes.
 struct ParsedDoc {
-  TypedRow row;         // the typed row, or monostate
-  std::string reason;   // set when the document is kept as an unparsed row
+  TypedRow row;        // the typed row, or monostate
+  std::string reason;  // set when the document is kept as an unparsed row
   // Kept verbatim in source_blobs (metadata.json, index.json): derived data
   // the store regenerates, but the exact bytes are still needed to restore.
   bool blob = false;
   const DocumentKind* kind = nullptr;  // the typed row's kind and key
   RowKey key;
-  std::string note;     // quirks (metadata.json pointing elsewhere, ...)
+  std::string note;  // quirks (metadata.json pointing elsewhere, ...)
 };
 ParsedDoc ParseDocument(const Source& source, const std::string& text);
 

@@ -87,8 +87,8 @@ std::optional<std::pair<int64_t, int64_t>> ReadMark(const fs::path& p, std::stri
 
 // Fixed width, so an in-place overwrite always replaces every byte.
 void WriteMark(const fs::path& p, int64_t a, int64_t b, std::string_view boot = {}) {
-  OverwriteSmallFile(p, boot.empty() ? fmt::format("{:020} {:020}\n", a, b)
-                                     : fmt::format("{:020} {:020} {}\n", a, b, boot));
+  OverwriteSmallFile(
+      p, boot.empty() ? fmt::format("{:020} {:020}\n", a, b) : fmt::format("{:020} {:020} {}\n", a, b, boot));
 }
 
 // This boot of the machine (a UUID on Linux, empty elsewhere). Mirror files
@@ -138,7 +138,8 @@ fs::path Mirror::EventsFile(const std::string& job_id) const {
   return loc_.dir / kEventKind.folder / EncodeFileName(job_id) / "events.jsonl";
 }
 fs::path Mirror::DlqItemFile(const std::string& job_id, const std::string& item_id) const {
-  return loc_.dir / kDlqItemKind.folder / EncodeFileName(job_id) / "items" / (EncodeFileName(item_id) + ".json");
+  return loc_.dir / kDlqItemKind.folder / EncodeFileName(job_id) / "items" /
+         (EncodeFileName(item_id) + ".json");
 }
 fs::path Mirror::DlqIndexFile(const std::string& job_id) const {
   return loc_.dir / kDlqItemKind.folder / EncodeFileName(job_id) / "index.json";
@@ -172,9 +173,10 @@ void Mirror::Sync() noexcept {
     FileLockGuard guard(Lock());
     SyncLocked();
   } catch (const std::exception& e) {
-    Log().warn("mirror files under {} are behind the database: {}; the next write or "
-               "'prodigy-store check --repair' brings them up to date",
-               loc_.dir.string(), e.what());
+    Log().warn(
+        "mirror files under {} are behind the database: {}; the next write or "
+        "'prodigy-store check --repair' brings them up to date",
+        loc_.dir.string(), e.what());
   }
 }
 
@@ -214,7 +216,8 @@ void Mirror::SyncLocked(bool full_requested) {
       return;
     }
 
-    bool full = full_requested || foreign_mark || min_seq > mark + 1 || went_back;  // or changes were pruned before being mirrored
+    bool full = full_requested || foreign_mark || min_seq > mark + 1 ||
+                went_back;  // or changes were pruned before being mirrored
     struct Pending {
       std::set<std::string> events, events_rewrite, state, dlq_whole;
       std::map<std::string, std::set<std::string>> dlq_items;
@@ -222,13 +225,20 @@ void Mirror::SyncLocked(bool full_requested) {
     } p;
     if (!full) {
       txn.Changes(mark, max_seq, [&](const engine::Change& c) {
-        if (c.kind == kChangeEvents) p.events.insert(c.key1);
-        else if (c.kind == kChangeEventsRewrite) p.events_rewrite.insert(c.key1);
-        else if (c.kind == kChangeState) p.state.insert(c.key1);
-        else if (c.kind == kChangeDlq && !c.key2) p.dlq_whole.insert(c.key1);
-        else if (c.kind == kChangeDlq) p.dlq_items[c.key1].insert(*c.key2);
-        else if (const DocumentKind* k = FileKind(kinds_, c.kind)) p.documents[k].insert(c.key1);
-        else full = true;  // a "gap" row, or a kind this binary does not know
+        if (c.kind == kChangeEvents)
+          p.events.insert(c.key1);
+        else if (c.kind == kChangeEventsRewrite)
+          p.events_rewrite.insert(c.key1);
+        else if (c.kind == kChangeState)
+          p.state.insert(c.key1);
+        else if (c.kind == kChangeDlq && !c.key2)
+          p.dlq_whole.insert(c.key1);
+        else if (c.kind == kChangeDlq)
+          p.dlq_items[c.key1].insert(*c.key2);
+        else if (const DocumentKind* k = FileKind(kinds_, c.kind))
+          p.documents[k].insert(c.key1);
+        else
+          full = true;  // a "gap" row, or a kind this binary does not know
       });
     }
     if (full || earlier_boot) {
@@ -432,7 +442,8 @@ void Mirror::RemoveStrays(engine::ReadTxn& txn) {
   // Top-level folders and files of each mirror kind that no row accounts for.
   for (const DocumentKind* kind : kinds_) {
     std::set<std::string> names;
-    for (const std::string& id : txn.Groups(*kind->table)) names.insert(EncodeFileName(id) + std::string(kind->file_suffix));
+    for (const std::string& id : txn.Groups(*kind->table))
+      names.insert(EncodeFileName(id) + std::string(kind->file_suffix));
     const fs::path dir = loc_.dir / kind->folder;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
@@ -444,9 +455,10 @@ void Mirror::RemoveStrays(engine::ReadTxn& txn) {
 
 void Mirror::RegenerateAll() {
   if (!config_.mirrors) {
-    throw Error::InvalidArgument(fmt::format("mirror files are switched off for {} (mirrors = false in the "
-                                             "configuration); switch them on to regenerate them",
-                                             loc_.dir.string()));
+    throw Error::InvalidArgument(
+        fmt::format("mirror files are switched off for {} (mirrors = false in the "
+                    "configuration); switch them on to regenerate them",
+                    loc_.dir.string()));
   }
   std::lock_guard lock(mu_);
   EnsureDir(loc_.dir, 0700);  // a PostgreSQL store has no local folder until its mirrors are asked for
@@ -471,8 +483,10 @@ std::vector<MirrorProblem> Mirror::Check() {
     std::set<std::string> expected;  // every mirror file the database accounts for
     auto check_file = [&](const fs::path& file, std::string_view content) {
       expected.insert(file.string());
-      if (FileSize(file) < 0) problems.push_back({file.string(), "missing"});
-      else if (!SameContent(file, content)) problems.push_back({file.string(), "differs from the database"});
+      if (FileSize(file) < 0)
+        problems.push_back({file.string(), "missing"});
+      else if (!SameContent(file, content))
+        problems.push_back({file.string(), "differs from the database"});
     };
 
     // Event logs: compared as a stream, never loaded whole.
@@ -508,7 +522,8 @@ std::vector<MirrorProblem> Mirror::Check() {
       std::vector<JobState> versions;
       const engine::Value prefix[] = {std::string_view(job)};
       txn.Scan(*kJobStateKind.table, prefix, true, CollectInto(&versions));
-      if (!versions.empty()) check_file(StateDir(job) / "metadata.json", ExpectedStateMetadata(versions.front()));
+      if (!versions.empty())
+        check_file(StateDir(job) / "metadata.json", ExpectedStateMetadata(versions.front()));
       for (const JobState& s : versions) {
         check_file(StateDir(job) / fmt::format("checkpoint-v{}.json", s.version), s.json);
       }

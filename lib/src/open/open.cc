@@ -11,7 +11,8 @@ GlobalStorage GlobalStorage::Open(const std::filesystem::path& repo_path) {
   return OpenWithConfig(repo_path, ResolveConfig());
 }
 
-GlobalStorage GlobalStorage::OpenWithConfig(const std::filesystem::path& repo_path, const StorageConfig& config) {
+GlobalStorage GlobalStorage::OpenWithConfig(const std::filesystem::path& repo_path,
+                                            const StorageConfig& config) {
   GlobalStorage storage = internal::OpenStore(repo_path, config);
   // Legacy data is imported into the local SQLite store only; a server store
   // gets it with `sync --to` (docs/postgres.md).

@@ -102,9 +102,10 @@ int64_t Result::Int(int row, int col) const {
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    throw Error::Internal(fmt::format("PostgreSQL returned '{}' where an integer was expected "
-                                                  "(column {})",
-                                                  text, PQfname(res_.get(), col)));
+    throw Error::Internal(
+        fmt::format("PostgreSQL returned '{}' where an integer was expected "
+                    "(column {})",
+                    text, PQfname(res_.get(), col)));
   }
   return v;
 }
@@ -134,31 +135,36 @@ Connection::Connection(const std::string& url) : url_(url) {
     PQfinish(conn_);
     conn_ = nullptr;
     if (Contains(message, "password authentication failed") || Contains(message, "no password supplied")) {
-      throw Error::Config(fmt::format("PostgreSQL server {} refused the login: {}; fix the password in ~/.pgpass, "
-                              "PGPASSWORD or the storage URL",
-                              server_, message));
+      throw Error::Config(
+          fmt::format("PostgreSQL server {} refused the login: {}; fix the password in ~/.pgpass, "
+                      "PGPASSWORD or the storage URL",
+                      server_, message));
     }
     if (Contains(message, "does not exist")) {
-      throw Error::Config(fmt::format("PostgreSQL server {}: {}; create it (e.g. createdb) or fix the storage URL",
-                              server_, message));
+      throw Error::Config(fmt::format(
+          "PostgreSQL server {}: {}; create it (e.g. createdb) or fix the storage URL", server_, message));
     }
-    if (Contains(message, "too many clients") || Contains(message, "too many connections") || Contains(message, "remaining connection slots")) {
-      throw Error::Busy(fmt::format("PostgreSQL server {} has no free connection (max_connections reached): {}; "
-                              "close idle agents, raise max_connections, or put PgBouncer in front "
-                              "(docs/postgres.md)",
-                              server_, message));
+    if (Contains(message, "too many clients") || Contains(message, "too many connections") ||
+        Contains(message, "remaining connection slots")) {
+      throw Error::Busy(
+          fmt::format("PostgreSQL server {} has no free connection (max_connections reached): {}; "
+                      "close idle agents, raise max_connections, or put PgBouncer in front "
+                      "(docs/postgres.md)",
+                      server_, message));
     }
-    if (Contains(message, "invalid") || Contains(message, "missing \"=\"") || Contains(message, "unterminated")) {
-      throw Error::Config(fmt::format("storage URL {} is not valid: {}", RedactStorageUrl(url_),
-                                                  message));
+    if (Contains(message, "invalid") || Contains(message, "missing \"=\"") ||
+        Contains(message, "unterminated")) {
+      throw Error::Config(fmt::format("storage URL {} is not valid: {}", RedactStorageUrl(url_), message));
     }
-    throw Error::Io(fmt::format("cannot reach PostgreSQL server {}: {}; check that it is running "
-                                            "and that the storage URL names the right host and port",
-                                            server_, message));
+    throw Error::Io(
+        fmt::format("cannot reach PostgreSQL server {}: {}; check that it is running "
+                    "and that the storage URL names the right host and port",
+                    server_, message));
   }
   server_ = Describe(PQuser(conn_), PQhost(conn_), PQport(conn_), PQdb(conn_));
   // Notices (e.g. "relation already exists, skipping") are not for users.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
 }
 
 Connection::~Connection() {
@@ -170,24 +176,27 @@ Error Connection::ErrorFor(const Result& res, std::string_view what) const {
   std::string message = TrimMessage(res ? PQresultErrorMessage(res.get()) : "");
   if (message.empty()) message = TrimMessage(PQerrorMessage(conn_));
   if (IsBroken() || state.starts_with("08") || state.starts_with("57P")) {
-    return Error::Io(fmt::format("lost the connection to PostgreSQL server {} during {}: {}; "
-                                             "check that the server is running, then retry",
-                                             server_, what, message));
+    return Error::Io(
+        fmt::format("lost the connection to PostgreSQL server {} during {}: {}; "
+                    "check that the server is running, then retry",
+                    server_, what, message));
   }
   if (state == "53300") {
-    return Error::Busy(fmt::format("PostgreSQL server {} has no free connection: {}; "
-                                               "close idle agents or raise max_connections",
-                                               server_, message));
+    return Error::Busy(
+        fmt::format("PostgreSQL server {} has no free connection: {}; "
+                    "close idle agents or raise max_connections",
+                    server_, message));
   }
   if (state == "53100") {
-    return Error::Io(fmt::format("PostgreSQL server {} is out of disk space during {}: {}",
-                                             server_, what, message));
+    return Error::Io(
+        fmt::format("PostgreSQL server {} is out of disk space during {}: {}", server_, what, message));
   }
   if (state.starts_with("22")) {
-    return Error::InvalidArgument(fmt::format("PostgreSQL server {} rejected the data of {}: {}", server_, what, message));
+    return Error::InvalidArgument(
+        fmt::format("PostgreSQL server {} rejected the data of {}: {}", server_, what, message));
   }
   return Error::Io(fmt::format("PostgreSQL server {} failed {} (SQLSTATE {}): {}", server_, what,
-                                           state.empty() ? "none" : state, message));
+                               state.empty() ? "none" : state, message));
 }
 
 Result Connection::Check(Result res, std::string_view what) {
@@ -269,9 +278,10 @@ void Connection::CopyOut(const char* sql, const std::function<void(std::string_v
 void Connection::Reconnect() {
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
-    throw Error::Io(fmt::format("lost the connection to PostgreSQL server {} and cannot reconnect: "
-                                            "{}; check that the server is running, then retry",
-                                            server_, TrimMessage(PQerrorMessage(conn_))));
+    throw Error::Io(
+        fmt::format("lost the connection to PostgreSQL server {} and cannot reconnect: "
+                    "{}; check that the server is running, then retry",
+                    server_, TrimMessage(PQerrorMessage(conn_))));
   }
   Log().info("reconnected to PostgreSQL server {}", server_);
 }
@@ -300,9 +310,10 @@ void Connection::Transaction(const std::function<void()>& fn) {
     } catch (const RetryableError& retry) {
       RollbackQuietly();
       if (attempt >= kMaxAttempts) {
-        throw Error::Busy(fmt::format("PostgreSQL server {}: a transaction failed {} times ({}: {}); "
-                                                  "retry later",
-                                                  server_, attempt, retry.sqlstate, retry.message));
+        throw Error::Busy(
+            fmt::format("PostgreSQL server {}: a transaction failed {} times ({}: {}); "
+                        "retry later",
+                        server_, attempt, retry.sqlstate, retry.message));
       }
       Log().debug("{}: {} ({}), retry {}", server_, retry.message, retry.sqlstate, attempt);
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(attempt * attempt, 200)));
@@ -327,10 +338,11 @@ void Connection::Transaction(const std::function<void()>& fn) {
     if (res.status() == PGRES_COMMAND_OK) return;
     const std::string state = res.sqlstate();
     if (IsBroken() || state.empty() || state.starts_with("08")) {
-      throw Error::Io(fmt::format("lost the connection to PostgreSQL server {} during COMMIT: the write may or may "
-                              "not have been stored (it is not retried, to avoid storing it twice); check "
-                              "the data before writing again",
-                              server_));
+      throw Error::Io(
+          fmt::format("lost the connection to PostgreSQL server {} during COMMIT: the write may or may "
+                      "not have been stored (it is not retried, to avoid storing it twice); check "
+                      "the data before writing again",
+                      server_));
     }
     if ((state == "40001" || state == "40P01") && attempt < kMaxAttempts) continue;
     throw ErrorFor(res, "COMMIT");

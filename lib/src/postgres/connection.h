@@ -57,10 +57,10 @@ class Result {
 
 // A parameter of a query: text (or bytes for a bytea), or SQL NULL.
 struct Param {
-  Param() = default;  // NULL
-  Param(std::string_view v) : value(v), is_null(false) {}  // NOLINT: implicit on purpose
+  Param() = default;                                         // NULL
+  Param(std::string_view v) : value(v), is_null(false) {}    // NOLINT: implicit on purpose
   Param(const std::string& v) : value(v), is_null(false) {}  // NOLINT
-  Param(const char* v) : value(v), is_null(false) {}  // NOLINT
+  Param(const char* v) : value(v), is_null(false) {}         // NOLINT
   static Param Bytes(std::string_view v) {
     Param p(v);
     p.binary = true;
@@ -110,7 +110,9 @@ class Connection {
   // Runs one parameterised statement ($1, $2, ...); results in text format,
   // or in binary format when `binary` (bytea comes back as its bytes, bigint
   // as 8 bytes: Result::Int and Text read both).
-  Result Query(const char* sql, std::initializer_list<Param> params) { return Query(sql, params.begin(), params.size()); }
+  Result Query(const char* sql, std::initializer_list<Param> params) {
+    return Query(sql, params.begin(), params.size());
+  }
   Result Query(const char* sql, const std::vector<Param>& params, bool binary = false) {
     return Query(sql, params.data(), params.size(), binary);
   }

@@ -132,7 +132,8 @@ TableSql BuildSql(const TableSpec& t) {
       for (size_t i = 0; i < t.key_columns; ++i) {
         order += fmt::format("{}{}{}", i ? ", " : "", t.columns[i].name, desc ? " DESC" : "");
       }
-      q.scan[n][desc] = fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}", all, t.name, KeyMatch(t, n, 2), order);
+      q.scan[n][desc] =
+          fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}", all, t.name, KeyMatch(t, n, 2), order);
     }
   }
   std::string cols = "repo_id", params = "$1", keys = "repo_id", sets;
@@ -149,14 +150,16 @@ TableSql BuildSql(const TableSpec& t) {
     }
   }
   q.insert = fmt::format("INSERT INTO {} ({}) VALUES ({})", t.name, cols, params);
-  q.upsert = fmt::format("{} ON CONFLICT ({}) DO {}", q.insert, keys, sets.empty() ? "NOTHING" : "UPDATE SET " + sets);
+  q.upsert = fmt::format("{} ON CONFLICT ({}) DO {}", q.insert, keys,
+                         sets.empty() ? "NOTHING" : "UPDATE SET " + sets);
   q.remove = fmt::format("DELETE FROM {} WHERE {}", t.name, KeyMatch(t, t.key_columns, 2));
   if (!t.source_column.empty()) {
     q.detach = fmt::format("UPDATE {0} SET {1} = NULL WHERE {2} AND {1} = ${3}", t.name, t.source_column,
                            KeyMatch(t, t.key_columns, 2), t.key_columns + 2);
   }
   if (!t.group_column.empty()) {
-    q.groups = fmt::format("SELECT DISTINCT {0} FROM {1} WHERE repo_id = $1 ORDER BY {0}", t.group_column, t.name);
+    q.groups =
+        fmt::format("SELECT DISTINCT {0} FROM {1} WHERE repo_id = $1 ORDER BY {0}", t.group_column, t.name);
   }
   q.count = fmt::format("SELECT count(*) FROM {} WHERE repo_id = $1", t.name);
   return q;
@@ -254,8 +257,8 @@ class PostgresTxn : public engine::WriteTxn {
   void SelectEvents(const EventQuery& query, const char* direction, int64_t limit, const RowFn& fn) {
     Binds b(repo_id_);
     const std::string where = EventWhere(query, &b);
-    Each(Rows(fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq{} LIMIT {}", ColumnList(tables::kEvents),
-                          where, direction, limit),
+    Each(Rows(fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq{} LIMIT {}",
+                          ColumnList(tables::kEvents), where, direction, limit),
               b),
          fn);
   }
@@ -268,7 +271,9 @@ class PostgresTxn : public engine::WriteTxn {
     return Scalar(fmt::format("SELECT count(*) FROM events WHERE {}", where), b);
   }
   std::vector<GroupCount> GroupEvents(const EventQuery& query, EventGroupBy by) override {
-    const char* column = by == EventGroupBy::kType ? "event_name" : by == EventGroupBy::kAgent ? "agent_id" : "job_id";
+    const char* column = by == EventGroupBy::kType    ? "event_name"
+                         : by == EventGroupBy::kAgent ? "agent_id"
+                                                      : "job_id";
     Binds b(repo_id_);
     const std::string where = EventWhere(query, &b);
     Result res = Rows(fmt::format("SELECT coalesce({0}, ''), count(*) FROM events WHERE {1} GROUP BY 1 "
@@ -281,16 +286,18 @@ class PostgresTxn : public engine::WriteTxn {
   }
   std::vector<engine::EventJobStats> EventJobs() override {
     Result res = Rows(
-        "SELECT job_id, count(*), min(ts_ns), max(ts_ns), count(*) FILTER (WHERE event_name = 'job_started'), "
-        "count(*) FILTER (WHERE event_name = 'job_completed'), count(*) FILTER (WHERE event_name = 'job_failed') "
+        "SELECT job_id, count(*), min(ts_ns), max(ts_ns), count(*) FILTER (WHERE event_name = "
+        "'job_started'), "
+        "count(*) FILTER (WHERE event_name = 'job_completed'), count(*) FILTER (WHERE event_name = "
+        "'job_failed') "
         "FROM events WHERE repo_id = $1 GROUP BY job_id ORDER BY max(seq) DESC",
         Binds(repo_id_));
     std::vector<engine::EventJobStats> out;
     ResultRow row(res, 0);
     for (int i = 0; i < res.rows(); ++i) {
       row.set_row(i);
-      out.push_back({std::string(row.Text(0)), row.Int(1), row.OptInt(2), row.OptInt(3), row.Int(4), row.Int(5),
-                     row.Int(6)});
+      out.push_back({std::string(row.Text(0)), row.Int(1), row.OptInt(2), row.OptInt(3), row.Int(4),
+                     row.Int(5), row.Int(6)});
     }
     return out;
   }
@@ -324,9 +331,10 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(first_seq);
     b.Add(last_seq);
     b.Add(source_id);
-    return RemovedFrom(Rows("WITH d AS (DELETE FROM events WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 "
-                            "AND source_id = $4 RETURNING job_id) SELECT job_id, count(*) FROM d GROUP BY job_id",
-                            b));
+    return RemovedFrom(
+        Rows("WITH d AS (DELETE FROM events WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 "
+             "AND source_id = $4 RETURNING job_id) SELECT job_id, count(*) FROM d GROUP BY job_id",
+             b));
   }
 
   // ---- DLQ ----
@@ -340,7 +348,9 @@ class PostgresTxn : public engine::WriteTxn {
         "AND ($7::bigint IS NULL OR last_attempt_ns >= $7) AND ($8::bigint IS NULL OR last_attempt_ns < $8) "
         "ORDER BY last_attempt_ns DESC NULLS LAST, job_id, item_id LIMIT $9",
         ColumnList(tables::kDlqItems));
-    auto flag = [](const std::optional<bool>& v) { return v ? std::optional<int64_t>(*v ? 1 : 0) : std::nullopt; };
+    auto flag = [](const std::optional<bool>& v) {
+      return v ? std::optional<int64_t>(*v ? 1 : 0) : std::nullopt;
+    };
     Binds b(repo_id_);
     b.Add(OptView(f.job_id));
     b.Add(OptView(f.error_signature));
@@ -357,7 +367,8 @@ class PostgresTxn : public engine::WriteTxn {
     Binds b(repo_id_);
     b.Add(job_id.empty() ? std::nullopt : std::optional(job_id));
     Result res = Rows(
-        "SELECT count(*), coalesce(sum(reprocess_eligible), 0)::bigint, coalesce(sum(manual_review_required), 0)::bigint, "
+        "SELECT count(*), coalesce(sum(reprocess_eligible), 0)::bigint, "
+        "coalesce(sum(manual_review_required), 0)::bigint, "
         "count(reprocess_requested_at), min(first_attempt), max(last_attempt) FROM dlq_items "
         "WHERE repo_id = $1 AND ($2::text IS NULL OR job_id = $2)",
         b);
@@ -380,18 +391,20 @@ class PostgresTxn : public engine::WriteTxn {
     Binds b(repo_id_);
     b.Add(cutoff_ns);
     b.Add(job_id.empty() ? std::nullopt : std::optional(job_id));
-    return RemovedFrom(Rows("WITH d AS (DELETE FROM dlq_items WHERE repo_id = $1 AND last_attempt_ns < $2 "
-                            "AND ($3::text IS NULL OR job_id = $3) RETURNING job_id) "
-                            "SELECT job_id, count(*) FROM d GROUP BY job_id ORDER BY job_id",
-                            b));
+    return RemovedFrom(
+        Rows("WITH d AS (DELETE FROM dlq_items WHERE repo_id = $1 AND last_attempt_ns < $2 "
+             "AND ($3::text IS NULL OR job_id = $3) RETURNING job_id) "
+             "SELECT job_id, count(*) FROM d GROUP BY job_id ORDER BY job_id",
+             b));
   }
   int64_t MarkDlqJob(std::string_view job_id, std::string_view now) override {
     Binds b(repo_id_);
     b.Add(job_id);
     b.Add(now);
-    return Rows("UPDATE dlq_items SET reprocess_requested_at = $3 WHERE repo_id = $1 AND job_id = $2 "
-                "AND reprocess_eligible = 1",
-                b)
+    return Rows(
+               "UPDATE dlq_items SET reprocess_requested_at = $3 WHERE repo_id = $1 AND job_id = $2 "
+               "AND reprocess_eligible = 1",
+               b)
         .Affected();
   }
   bool MarkDlqItem(std::string_view job_id, std::string_view item_id, std::string_view now) override {
@@ -399,9 +412,10 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(job_id);
     b.Add(item_id);
     b.Add(now);
-    return Rows("UPDATE dlq_items SET reprocess_requested_at = $4 WHERE repo_id = $1 AND job_id = $2 "
-                "AND item_id = $3",
-                b)
+    return Rows(
+               "UPDATE dlq_items SET reprocess_requested_at = $4 WHERE repo_id = $1 AND job_id = $2 "
+               "AND item_id = $3",
+               b)
                .Affected() > 0;
   }
 
@@ -425,9 +439,10 @@ class PostgresTxn : public engine::WriteTxn {
     Binds b(repo_id_);
     b.Add(job_id);
     b.Add(keep);
-    Rows("DELETE FROM job_states WHERE repo_id = $1 AND job_id = $2 AND version NOT IN "
-         "(SELECT version FROM job_states WHERE repo_id = $1 AND job_id = $2 ORDER BY version DESC LIMIT $3)",
-         b);
+    Rows(
+        "DELETE FROM job_states WHERE repo_id = $1 AND job_id = $2 AND version NOT IN "
+        "(SELECT version FROM job_states WHERE repo_id = $1 AND job_id = $2 ORDER BY version DESC LIMIT $3)",
+        b);
   }
 
   // ---- sessions, checkpoints ----
@@ -442,7 +457,8 @@ class PostgresTxn : public engine::WriteTxn {
   }
   void ListCheckpoints(std::optional<int64_t> limit, const RowFn& fn) override {
     static const std::string sql = fmt::format(
-        "SELECT {} FROM workflow_checkpoints WHERE repo_id = $1 ORDER BY ts_ns DESC NULLS LAST, workflow_id DESC "
+        "SELECT {} FROM workflow_checkpoints WHERE repo_id = $1 ORDER BY ts_ns DESC NULLS LAST, workflow_id "
+        "DESC "
         "LIMIT $2",
         ColumnList(tables::kWorkflowCheckpoints));
     Binds b(repo_id_);
@@ -470,9 +486,10 @@ class PostgresTxn : public engine::WriteTxn {
     Binds b(repo_id_);
     b.Add(key);
     b.Add(value);
-    Rows("INSERT INTO meta (repo_id, key, value) VALUES ($1, $2, $3) "
-         "ON CONFLICT (repo_id, key) DO UPDATE SET value = EXCLUDED.value",
-         b);
+    Rows(
+        "INSERT INTO meta (repo_id, key, value) VALUES ($1, $2, $3) "
+        "ON CONFLICT (repo_id, key) DO UPDATE SET value = EXCLUDED.value",
+        b);
   }
   // ---- leases and fencing tokens (migrations/postgres/0002_leases.sql) ----
   // Writers of one repository serialize on its counter row (Engine::Write),
@@ -486,18 +503,20 @@ class PostgresTxn : public engine::WriteTxn {
     Binds b(repo_id_);
     b.Add(key);
     b.Add(now_ns);
-    std::vector<Lease> found = LeasesOf(Rows("SELECT key, holder, token, expires_at_ns FROM leases "
-                                           "WHERE repo_id = $1 AND key = $2 AND expires_at_ns > $3",
-                                           b));
+    std::vector<Lease> found =
+        LeasesOf(Rows("SELECT key, holder, token, expires_at_ns FROM leases "
+                      "WHERE repo_id = $1 AND key = $2 AND expires_at_ns > $3",
+                      b));
     if (found.empty()) return std::nullopt;
     return found[0];
   }
   std::vector<Lease> ListLeases(int64_t now_ns) override {
     Binds b(repo_id_);
     b.Add(now_ns);
-    return LeasesOf(Rows("SELECT key, holder, token, expires_at_ns FROM leases "
-                       "WHERE repo_id = $1 AND expires_at_ns > $2 ORDER BY key",
-                       b));
+    return LeasesOf(
+        Rows("SELECT key, holder, token, expires_at_ns FROM leases "
+             "WHERE repo_id = $1 AND expires_at_ns > $2 ORDER BY key",
+             b));
   }
   int64_t RaiseFence(std::string_view key, int64_t token) override {
     const int64_t before = Fence(key);
@@ -506,9 +525,10 @@ class PostgresTxn : public engine::WriteTxn {
       b.Add(key);
       b.Add(token);
       b.Add(std::string_view(FormatTimestamp(NowNs())));
-      Rows("INSERT INTO lease_fences (repo_id, key, token, updated_at) VALUES ($1, $2, $3, $4) "
-           "ON CONFLICT (repo_id, key) DO UPDATE SET token = EXCLUDED.token, updated_at = EXCLUDED.updated_at",
-           b);
+      Rows(
+          "INSERT INTO lease_fences (repo_id, key, token, updated_at) VALUES ($1, $2, $3, $4) "
+          "ON CONFLICT (repo_id, key) DO UPDATE SET token = EXCLUDED.token, updated_at = EXCLUDED.updated_at",
+          b);
     }
     return before;
   }
@@ -523,10 +543,12 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(token);
     b.Add(now_ns);
     b.Add(expires_at_ns);
-    Rows("INSERT INTO leases (repo_id, key, holder, token, acquired_at_ns, expires_at_ns) "
-         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo_id, key) DO UPDATE SET holder = EXCLUDED.holder, "
-         "token = EXCLUDED.token, acquired_at_ns = EXCLUDED.acquired_at_ns, expires_at_ns = EXCLUDED.expires_at_ns",
-         b);
+    Rows(
+        "INSERT INTO leases (repo_id, key, holder, token, acquired_at_ns, expires_at_ns) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo_id, key) DO UPDATE SET holder = EXCLUDED.holder, "
+        "token = EXCLUDED.token, acquired_at_ns = EXCLUDED.acquired_at_ns, expires_at_ns = "
+        "EXCLUDED.expires_at_ns",
+        b);
     return {true, Lease{std::string(key), std::string(holder), token, expires_at_ns}};
   }
   bool ExtendLease(std::string_view key, int64_t token, int64_t now_ns, int64_t expires_at_ns) override {
@@ -535,9 +557,10 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(token);
     b.Add(now_ns);
     b.Add(expires_at_ns);
-    return Rows("UPDATE leases SET expires_at_ns = $5 "
-                "WHERE repo_id = $1 AND key = $2 AND token = $3 AND expires_at_ns > $4",
-                b)
+    return Rows(
+               "UPDATE leases SET expires_at_ns = $5 "
+               "WHERE repo_id = $1 AND key = $2 AND token = $3 AND expires_at_ns > $4",
+               b)
                .Affected() == 1;
   }
   bool ReleaseLease(std::string_view key, int64_t token, int64_t now_ns) override {
@@ -558,8 +581,10 @@ class PostgresTxn : public engine::WriteTxn {
 
   TableCounts Counts() override {
     Result res = Rows(
-        "SELECT (SELECT count(*) FROM events WHERE repo_id = $1), (SELECT count(*) FROM dlq_items WHERE repo_id = $1), "
-        "(SELECT count(*) FROM job_states WHERE repo_id = $1), (SELECT count(*) FROM sessions WHERE repo_id = $1), "
+        "SELECT (SELECT count(*) FROM events WHERE repo_id = $1), (SELECT count(*) FROM dlq_items WHERE "
+        "repo_id = $1), "
+        "(SELECT count(*) FROM job_states WHERE repo_id = $1), (SELECT count(*) FROM sessions WHERE repo_id "
+        "= $1), "
         "(SELECT count(*) FROM workflow_checkpoints WHERE repo_id = $1), "
         "(SELECT count(*) FROM unparsed_lines WHERE repo_id = $1), "
         "(SELECT count(*) FROM import_sources WHERE repo_id = $1)",
@@ -611,7 +636,8 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(first_seq);
     b.Add(last_seq);
     b.Add(source_id);
-    Each(Rows("SELECT line_no, json FROM events WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 AND source_id = $4 "
+    Each(Rows("SELECT line_no, json FROM events WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 AND source_id = "
+              "$4 "
               "ORDER BY seq",
               b),
          [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
@@ -621,17 +647,20 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(first_seq);
     b.Add(last_seq);
     b.Add(source_id);
-    return Scalar("SELECT count(*) FROM events WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 AND source_id = $4", b);
+    return Scalar(
+        "SELECT count(*) FROM events WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 AND source_id = $4", b);
   }
   void UnparsedLines(int64_t source_id, int64_t from_line,
                      const std::function<bool(int64_t, std::string_view)>& fn) override {
     Binds b(repo_id_);
     b.Add(source_id);
     b.Add(from_line);
-    Each(Rows("SELECT line_no, raw FROM unparsed_lines WHERE repo_id = $1 AND source_id = $2 AND line_no >= $3 "
-              "ORDER BY line_no",
-              b),
-         [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
+    Each(
+        Rows(
+            "SELECT line_no, raw FROM unparsed_lines WHERE repo_id = $1 AND source_id = $2 AND line_no >= $3 "
+            "ORDER BY line_no",
+            b),
+        [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
   }
   int64_t CountUnparsed(int64_t source_id) override {
     Binds b(repo_id_);
@@ -645,10 +674,11 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(id);
     b.Add(status);
     b.Add(now);
-    Rows("UPDATE import_sources SET status = $3, "
-         "verified_at = CASE WHEN $3 = 'verified' THEN $4 ELSE verified_at END, "
-         "removed_at = CASE WHEN $3 = 'removed' THEN $4 ELSE removed_at END WHERE repo_id = $1 AND id = $2",
-         b);
+    Rows(
+        "UPDATE import_sources SET status = $3, "
+        "verified_at = CASE WHEN $3 = 'verified' THEN $4 ELSE verified_at END, "
+        "removed_at = CASE WHEN $3 = 'removed' THEN $4 ELSE removed_at END WHERE repo_id = $1 AND id = $2",
+        b);
   }
   void LedgerDelete(int64_t id) override {
     Binds b(repo_id_);
@@ -667,14 +697,16 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(Value(bytes), kData);
     Rows("INSERT INTO source_blobs (repo_id, source_id, chunk, data) VALUES ($1, $2, $3, $4)", b);
   }
-  void InsertUnparsed(int64_t source_id, int64_t line_no, std::string_view raw, std::string_view reason) override {
+  void InsertUnparsed(int64_t source_id, int64_t line_no, std::string_view raw,
+                      std::string_view reason) override {
     static const Column kRaw{"raw", ColumnType::kBlob};
     Binds b(repo_id_);
     b.Add(source_id);
     b.Add(line_no);
     b.Add(Value(raw), kRaw);
     b.Add(reason);
-    Rows("INSERT INTO unparsed_lines (repo_id, source_id, line_no, raw, reason) VALUES ($1, $2, $3, $4, $5)", b);
+    Rows("INSERT INTO unparsed_lines (repo_id, source_id, line_no, raw, reason) VALUES ($1, $2, $3, $4, $5)",
+         b);
   }
 
   // Called by the engine at the start of each write transaction with the
@@ -702,7 +734,8 @@ class PostgresTxn : public engine::WriteTxn {
   static std::vector<Lease> LeasesOf(const Result& res) {
     std::vector<Lease> out;
     for (int r = 0; r < res.rows(); ++r) {
-      out.push_back(Lease{std::string(res.Text(r, 0)), std::string(res.Text(r, 1)), res.Int(r, 2), res.Int(r, 3)});
+      out.push_back(
+          Lease{std::string(res.Text(r, 0)), std::string(res.Text(r, 1)), res.Int(r, 2), res.Int(r, 3)});
     }
     return out;
   }
@@ -761,9 +794,10 @@ class PostgresEngine : public engine::Engine {
       const std::string id = std::to_string(repo_id_);
       Result counter = conn_->Query("SELECT last_seq FROM repositories WHERE id = $1 FOR UPDATE", {id});
       if (counter.rows() != 1) {
-        throw Error::NotFound(fmt::format("{}: the repository's row is gone (deleted on the server?); "
-                                                      "reopen the store to create it again",
-                                                      where_));
+        throw Error::NotFound(
+            fmt::format("{}: the repository's row is gone (deleted on the server?); "
+                        "reopen the store to create it again",
+                        where_));
       }
       txn_->BeginWrite(counter.Int(0, 0));
       fn(*txn_);
@@ -813,8 +847,9 @@ class PostgresEngine : public engine::Engine {
     for (int wait_ms = 5;; wait_ms = std::min(200, wait_ms * 2)) {
       int64_t newest = 0;
       Read([&](engine::ReadTxn&) {
-        newest = conn_->Query("SELECT coalesce(max(seq), 0) FROM events WHERE repo_id = $1",
-                              {std::to_string(repo_id_)})
+        newest = conn_
+                     ->Query("SELECT coalesce(max(seq), 0) FROM events WHERE repo_id = $1",
+                             {std::to_string(repo_id_)})
                      .Int(0, 0);
       });
       if (newest > after_seq) return newest;
@@ -826,7 +861,8 @@ class PostgresEngine : public engine::Engine {
         // least once a second also covers a missed notification.
         listener_->WaitForNotification(static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
       } else {
-        std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(wait_ms), deadline - now));
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(std::chrono::milliseconds(wait_ms), deadline - now));
       }
     }
   }
@@ -841,15 +877,18 @@ class PostgresEngine : public engine::Engine {
       if (res.rows() != 1) {
         problems.push_back(fmt::format("{}: the repository's row is missing", where_));
       } else if (res.Int(0, 1) > res.Int(0, 0)) {
-        problems.push_back(fmt::format("{}: events reach seq {} but the repository counter is at {}; new events "
-                                       "would collide",
-                                       where_, res.Int(0, 1), res.Int(0, 0)));
+        problems.push_back(
+            fmt::format("{}: events reach seq {} but the repository counter is at {}; new events "
+                        "would collide",
+                        where_, res.Int(0, 1), res.Int(0, 0)));
       }
     });
     return problems;
   }
 
-  std::shared_ptr<void> BulkReads() override { return std::shared_ptr<void>(nullptr, [](void*) {}); }
+  std::shared_ptr<void> BulkReads() override {
+    return std::shared_ptr<void>(nullptr, [](void*) {});
+  }
 
  private:
   friend class PostgresTxn;
@@ -896,8 +935,9 @@ const std::string& PostgresTxn::EventInsertSql() {
 // with the rows); read here so that `check` and `export --legacy` work on a
 // repository copied to the server.
 std::vector<engine::LedgerRow> PostgresTxn::LedgerByPath(std::string_view path) {
-  static const std::string sql = fmt::format("SELECT {} FROM import_sources WHERE repo_id = $1 AND path = $2 ORDER BY id",
-                                             ColumnList(tables::kImportSources));
+  static const std::string sql =
+      fmt::format("SELECT {} FROM import_sources WHERE repo_id = $1 AND path = $2 ORDER BY id",
+                  ColumnList(tables::kImportSources));
   Binds b(repo_id_);
   b.Add(path);
   std::vector<engine::LedgerRow> out;
@@ -925,9 +965,10 @@ std::vector<engine::LedgerRow> PostgresTxn::LedgerAll() {
   return out;
 }
 int64_t PostgresTxn::LedgerInsert(const engine::LedgerRow& row) {
-  throw Error::InvalidArgument(fmt::format("{}: legacy data is imported into the local SQLite store ('prodigy-store migrate' "
-                          "without a storage URL), then copied with 'prodigy-store sync --to URL' ({})",
-                          engine_.where_, row.path));
+  throw Error::InvalidArgument(
+      fmt::format("{}: legacy data is imported into the local SQLite store ('prodigy-store migrate' "
+                  "without a storage URL), then copied with 'prodigy-store sync --to URL' ({})",
+                  engine_.where_, row.path));
 }
 void PostgresTxn::LedgerUpdate(const engine::LedgerRow& row) { LedgerInsert(row); }
 
@@ -937,8 +978,8 @@ Result PostgresTxn::Rows(const std::string& sql, const Binds& b) {
 
 }  // namespace
 
-std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, const PostgresRepository& repo,
-                                                   bool create) {
+std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config,
+                                                   const PostgresRepository& repo, bool create) {
   auto conn = std::make_unique<pg::Connection>(config.storage_url);
   pg::ApplyMigrations(*conn);
   auto find = [&]() -> std::optional<int64_t> {
@@ -947,10 +988,11 @@ std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, 
   };
   std::optional<int64_t> id = find();
   if (!id && !create) {
-    throw Error::NotFound(fmt::format("PostgreSQL server {} has no repository with the key '{}' "
-                                                  "(nothing was created); check repository_key, or copy a local "
-                                                  "store there with 'prodigy-store sync --to URL'",
-                                                  conn->server(), repo.key));
+    throw Error::NotFound(
+        fmt::format("PostgreSQL server {} has no repository with the key '{}' "
+                    "(nothing was created); check repository_key, or copy a local "
+                    "store there with 'prodigy-store sync --to URL'",
+                    conn->server(), repo.key));
   }
   if (!id) {
     // Two machines may create the same key at once: the unique key decides.

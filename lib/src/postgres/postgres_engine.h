@@ -22,8 +22,8 @@ struct PostgresRepository {
 // Connects to config.storage_url, brings the schema up to date and finds the
 // repository's row by key, creating it when `create` (else kNotFound).
 // Errors name the server without its password.
-std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config, const PostgresRepository& repo,
-                                                   bool create = true);
+std::unique_ptr<engine::Engine> OpenPostgresEngine(const StorageConfig& config,
+                                                   const PostgresRepository& repo, bool create = true);
 
 }  // namespace prodigy::internal
 

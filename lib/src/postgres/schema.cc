@@ -17,15 +17,17 @@ constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock(7021786764830077)
 int SchemaVersion(Connection& conn) {
   // Two statements: a subquery on a missing table fails even where unused.
   if (conn.Exec("SELECT to_regclass('prodigy_schema_migrations') IS NULL").Text(0, 0) == "t") return 0;
-  return static_cast<int>(conn.Exec("SELECT coalesce(max(version), 0) FROM prodigy_schema_migrations").Int(0, 0));
+  return static_cast<int>(
+      conn.Exec("SELECT coalesce(max(version), 0) FROM prodigy_schema_migrations").Int(0, 0));
 }
 
 int ApplyMigrations(Connection& conn) {
   const int latest = LatestPostgresSchemaVersion();
   auto too_new = [&](int version) {
-    return Error::TooNew(fmt::format("the prodigy-store schema on PostgreSQL server {} has version {}, newer than this "
-                             "prodigy-store understands ({}); upgrade prodigy-store on this machine",
-                             conn.server(), version, latest));
+    return Error::TooNew(
+        fmt::format("the prodigy-store schema on PostgreSQL server {} has version {}, newer than this "
+                    "prodigy-store understands ({}); upgrade prodigy-store on this machine",
+                    conn.server(), version, latest));
   };
   // The common case (schema current) takes no lock.
   int version = SchemaVersion(conn);

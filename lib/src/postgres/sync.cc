@@ -98,11 +98,20 @@ void AppendCopyValue(const Value& v, const TableColumn& c, std::string* out) {
   }
   for (char ch : s) {
     switch (ch) {
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default: *out += ch;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        *out += ch;
     }
   }
 }
@@ -112,10 +121,11 @@ void AppendCopyValue(const Value& v, const TableColumn& c, std::string* out) {
 void ForEachServerRow(pg::Connection& conn, int64_t repo_id, const SyncedTable& t,
                       const std::vector<TableColumn>& columns,
                       const std::function<void(std::span<const Value>)>& fn) {
-  conn.Query(fmt::format("DECLARE sync_rows NO SCROLL CURSOR FOR SELECT {} FROM {} WHERE repo_id = $1 ORDER BY {}",
-                         ColumnList(columns), t.name, t.key_order)
-                 .c_str(),
-             {std::to_string(repo_id)});
+  conn.Query(
+      fmt::format("DECLARE sync_rows NO SCROLL CURSOR FOR SELECT {} FROM {} WHERE repo_id = $1 ORDER BY {}",
+                  ColumnList(columns), t.name, t.key_order)
+          .c_str(),
+      {std::to_string(repo_id)});
   std::vector<Value> row(columns.size());
   while (true) {
     pg::Result res = conn.Query("FETCH 2000 FROM sync_rows", std::vector<pg::Param>{}, /*binary=*/true);
@@ -123,9 +133,12 @@ void ForEachServerRow(pg::Connection& conn, int64_t repo_id, const SyncedTable& 
     for (int r = 0; r < res.rows(); ++r) {
       for (size_t i = 0; i < columns.size(); ++i) {
         const int col = static_cast<int>(i);
-        if (res.IsNull(r, col)) row[i] = std::monostate();
-        else if (columns[i].type == ColumnType::kInt) row[i] = res.Int(r, col);
-        else row[i] = res.Text(r, col);
+        if (res.IsNull(r, col))
+          row[i] = std::monostate();
+        else if (columns[i].type == ColumnType::kInt)
+          row[i] = res.Int(r, col);
+        else
+          row[i] = res.Text(r, col);
       }
       fn(row);
     }
@@ -137,18 +150,20 @@ void ForEachServerRow(pg::Connection& conn, int64_t repo_id, const SyncedTable& 
 RepositoryLocation LocalStore(const std::filesystem::path& repo_path, const StorageConfig& config) {
   RepositoryLocation loc = LocateRepository(repo_path, config);
   if (!loc.exists) {
-    throw Error::NotFound(fmt::format("repository {} has no local store to copy: {} does not exist; "
-                                                  "check --repo and --storage-dir",
-                                                  loc.canonical_path.string(), loc.db_path.string()));
+    throw Error::NotFound(
+        fmt::format("repository {} has no local store to copy: {} does not exist; "
+                    "check --repo and --storage-dir",
+                    loc.canonical_path.string(), loc.db_path.string()));
   }
   return loc;
 }
 
 void Compare(const std::string& server, const SyncTable& local, const SyncTable& remote) {
   if (local.rows != remote.rows || local.sha256 != remote.sha256) {
-    throw Error::VerificationFailed(fmt::format("sync with {}: table {} differs after copying ({} rows, SHA-256 {} here; {} rows, "
-                            "SHA-256 {} there); nothing was committed",
-                            server, local.table, local.rows, local.sha256, remote.rows, remote.sha256));
+    throw Error::VerificationFailed(
+        fmt::format("sync with {}: table {} differs after copying ({} rows, SHA-256 {} here; {} rows, "
+                    "SHA-256 {} there); nothing was committed",
+                    server, local.table, local.rows, local.sha256, remote.rows, remote.sha256));
   }
 }
 
@@ -160,12 +175,13 @@ struct ServerRepository {
   int64_t last_seq = 0;
 };
 
-ServerRepository LockServerRepository(pg::Connection& conn, const std::string& key, const RepositoryLocation& loc,
-                                      bool for_write) {
+ServerRepository LockServerRepository(pg::Connection& conn, const std::string& key,
+                                      const RepositoryLocation& loc, bool for_write) {
   if (for_write) {
     conn.Query(
         "INSERT INTO repositories (key, name, canonical_path, created_at) VALUES ($1, $2, $3, "
-        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) ON CONFLICT (key) DO NOTHING",
+        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) ON CONFLICT (key) DO "
+        "NOTHING",
         {key, loc.name, loc.canonical_path.string()});
   }
   pg::Result res = conn.Query(for_write ? "SELECT id, coalesce(database_id, ''), last_seq FROM repositories "
@@ -174,9 +190,10 @@ ServerRepository LockServerRepository(pg::Connection& conn, const std::string& k
                                           "WHERE key = $1",
                               {key});
   if (res.rows() == 0) {
-    throw Error::NotFound(fmt::format("PostgreSQL server {} has no repository with the key '{}'; check "
-                                                  "repository_key, or copy one there with 'prodigy-store sync --to'",
-                                                  conn.server(), key));
+    throw Error::NotFound(
+        fmt::format("PostgreSQL server {} has no repository with the key '{}'; check "
+                    "repository_key, or copy one there with 'prodigy-store sync --to'",
+                    conn.server(), key));
   }
   return {res.Int(0, 0), std::string(res.Text(0, 1)), res.Int(0, 2)};
 }
@@ -184,7 +201,8 @@ ServerRepository LockServerRepository(pg::Connection& conn, const std::string& k
 bool ServerHasData(pg::Connection& conn, int64_t repo_id) {
   const std::string id = std::to_string(repo_id);
   for (const SyncedTable& t : kTables) {
-    if (conn.Query(fmt::format("SELECT 1 FROM {} WHERE repo_id = $1 LIMIT 1", t.name).c_str(), {id}).rows() > 0) {
+    if (conn.Query(fmt::format("SELECT 1 FROM {} WHERE repo_id = $1 LIMIT 1", t.name).c_str(), {id}).rows() >
+        0) {
       return true;
     }
   }
@@ -206,11 +224,12 @@ SyncReport SyncToServer(const std::filesystem::path& repo_path, const StorageCon
     report.tables.clear();
     const ServerRepository repo = LockServerRepository(conn, report.repository_key, loc, /*for_write=*/true);
     if (!options.replace && repo.database_id != database_id && ServerHasData(conn, repo.id)) {
-      throw Error::InvalidArgument(fmt::format("PostgreSQL server {} already holds repository '{}' with data from another store "
-                              "(database {}, this one is {}); nothing was changed. Use --replace to overwrite it, "
-                              "or set a different repository_key",
-                              conn.server(), report.repository_key,
-                              repo.database_id.empty() ? "written on the server" : repo.database_id, database_id));
+      throw Error::InvalidArgument(
+          fmt::format("PostgreSQL server {} already holds repository '{}' with data from another store "
+                      "(database {}, this one is {}); nothing was changed. Use --replace to overwrite it, "
+                      "or set a different repository_key",
+                      conn.server(), report.repository_key,
+                      repo.database_id.empty() ? "written on the server" : repo.database_id, database_id));
     }
     const std::string id = std::to_string(repo.id);
     for (auto t = std::rbegin(kTables); t != std::rend(kTables); ++t) {
@@ -221,24 +240,25 @@ SyncReport SyncToServer(const std::filesystem::path& repo_path, const StorageCon
       const std::vector<TableColumn> columns = local.Columns(t.name);
       RowDigest here;
       std::string buf;
-      conn.CopyIn(fmt::format("COPY {} (repo_id, {}) FROM STDIN", t.name, ColumnList(columns)).c_str(), [&]() {
-        local.ForEach(t.name, t.key_order, [&](std::span<const Value> row) {
-          here.Add(row);
-          buf += id;
-          for (size_t i = 0; i < row.size(); ++i) {
-            buf += '\t';
-            AppendCopyValue(row[i], columns[i], &buf);
-          }
-          buf += '\n';
-          if (std::string_view(t.name) == "events") max_seq = std::get<int64_t>(row[0]);
-          if (buf.size() >= (1 << 20)) {
-            conn.PutCopyData(buf);
-            buf.clear();
-          }
-          if (options.progress && here.rows() % 10000 == 0) options.progress(t.name, here.rows());
-        });
-        if (!buf.empty()) conn.PutCopyData(buf);
-      });
+      conn.CopyIn(fmt::format("COPY {} (repo_id, {}) FROM STDIN", t.name, ColumnList(columns)).c_str(),
+                  [&]() {
+                    local.ForEach(t.name, t.key_order, [&](std::span<const Value> row) {
+                      here.Add(row);
+                      buf += id;
+                      for (size_t i = 0; i < row.size(); ++i) {
+                        buf += '\t';
+                        AppendCopyValue(row[i], columns[i], &buf);
+                      }
+                      buf += '\n';
+                      if (std::string_view(t.name) == "events") max_seq = std::get<int64_t>(row[0]);
+                      if (buf.size() >= (1 << 20)) {
+                        conn.PutCopyData(buf);
+                        buf.clear();
+                      }
+                      if (options.progress && here.rows() % 10000 == 0) options.progress(t.name, here.rows());
+                    });
+                    if (!buf.empty()) conn.PutCopyData(buf);
+                  });
       if (options.progress) options.progress(t.name, here.rows());
       RowDigest there;
       ForEachServerRow(conn, repo.id, t, columns, [&](std::span<const Value> row) { there.Add(row); });
@@ -266,17 +286,19 @@ SyncReport SyncFromServer(const std::filesystem::path& repo_path, const StorageC
 
   pg::Connection conn(options.url);
   if (pg::SchemaVersion(conn) == 0) {
-    throw Error::NotFound(fmt::format("PostgreSQL server {} holds no prodigy-store data (no schema); "
-                                                  "check the URL",
-                                                  conn.server()));
+    throw Error::NotFound(
+        fmt::format("PostgreSQL server {} holds no prodigy-store data (no schema); "
+                    "check the URL",
+                    conn.server()));
   }
   TableRows local(loc.db_path, /*write=*/true, config.busy_timeout_ms);
   bool local_has_data = false;
   for (const SyncedTable& t : kTables) local_has_data = local_has_data || local.HasRows(t.name);
   if (local_has_data && !options.replace) {
-    throw Error::InvalidArgument(fmt::format("the local store {} already holds data; nothing was changed. Use --replace to overwrite "
-                            "it with the server's copy",
-                            loc.db_path.string()));
+    throw Error::InvalidArgument(
+        fmt::format("the local store {} already holds data; nothing was changed. Use --replace to overwrite "
+                    "it with the server's copy",
+                    loc.db_path.string()));
   }
   conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {

@@ -18,48 +18,55 @@ Error MapSqliteError(const SQLite::Exception& e, std::string_view context) {
   const int primary = e.getErrorCode() & 0xff;
   switch (primary) {
     case SQLITE_NOTADB:
-      return Error::Corruption(fmt::format("{} is not a prodigy-store database (SQLite: {}); move the file aside "
-                               "and run again to start a new one",
-                               context, e.what()));
+      return Error::Corruption(
+          fmt::format("{} is not a prodigy-store database (SQLite: {}); move the file aside "
+                      "and run again to start a new one",
+                      context, e.what()));
     case SQLITE_CORRUPT:
-      return Error::Corruption(fmt::format("{} is damaged (SQLite: {}); run 'prodigy-store check --repair' to "
-                               "rebuild it from what is readable plus the mirror files, or "
-                               "'prodigy-store restore --from BACKUP_DIR' (docs/backup.md)",
-                               context, e.what()));
+      return Error::Corruption(
+          fmt::format("{} is damaged (SQLite: {}); run 'prodigy-store check --repair' to "
+                      "rebuild it from what is readable plus the mirror files, or "
+                      "'prodigy-store restore --from BACKUP_DIR' (docs/backup.md)",
+                      context, e.what()));
     case SQLITE_FULL:
-      return Error::Io(fmt::format("{}: the disk is full (SQLite: {}); free space and "
-                                               "retry: the transaction was rolled back",
-                                               context, e.what()));
+      return Error::Io(
+          fmt::format("{}: the disk is full (SQLite: {}); free space and "
+                      "retry: the transaction was rolled back",
+                      context, e.what()));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Error::Busy(fmt::format("{} stayed locked by another process past the busy timeout "
-                               "(SQLite: {}); retry, or raise busy_timeout_ms",
-                               context, e.what()));
+      return Error::Busy(
+          fmt::format("{} stayed locked by another process past the busy timeout "
+                      "(SQLite: {}); retry, or raise busy_timeout_ms",
+                      context, e.what()));
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_IOERR:
     case SQLITE_AUTH:
-      return Error::Io(fmt::format("{}: cannot read or write the database (SQLite: {}); "
-                                               "check permissions and free space",
-                                               context, e.what()));
+      return Error::Io(
+          fmt::format("{}: cannot read or write the database (SQLite: {}); "
+                      "check permissions and free space",
+                      context, e.what()));
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
     case SQLITE_TOOBIG:
       return Error::InvalidArgument(fmt::format("{}: {}", context, e.what()));
     default:
-      return Error::Internal(fmt::format("{}: SQLite error {}: {}", context,
-                                                     e.getExtendedErrorCode(), e.what()));
+      return Error::Internal(
+          fmt::format("{}: SQLite error {}: {}", context, e.getExtendedErrorCode(), e.what()));
   }
 }
 
 std::string ReadOnlyUri(const std::filesystem::path& db_path) {
   std::string uri = "file:";
   for (const unsigned char c : db_path.string()) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
-                       c == '-' || c == '_' || c == '.' || c == '~';
-    if (plain) uri.push_back(static_cast<char>(c));
-    else uri += fmt::format("%{:02X}", c);
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '/' || c == '-' || c == '_' || c == '.' || c == '~';
+    if (plain)
+      uri.push_back(static_cast<char>(c));
+    else
+      uri += fmt::format("%{:02X}", c);
   }
   std::error_code ec;
   const bool wal = std::filesystem::exists(db_path.string() + "-wal", ec);
@@ -121,19 +128,22 @@ void Connection::Open(bool create) {
   const int version = db_->execAndGet("PRAGMA user_version").getInt();
   std::string tables;
   if (version == 0) {
-    SQLite::Statement q(*db_, "SELECT group_concat(name, ', ') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
+    SQLite::Statement q(*db_,
+                        "SELECT group_concat(name, ', ') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
     if (q.executeStep() && !q.getColumn(0).isNull()) tables = q.getColumn(0).getString();
   }
   db_->exec("COMMIT");
   if (version > LatestSchemaVersion()) {
-    throw Error::TooNew(fmt::format("{} has schema version {}, newer than this prodigy-store knows ({}); "
-                            "upgrade prodigy-store. The database was not changed.",
-                            path_.string(), version, LatestSchemaVersion()));
+    throw Error::TooNew(
+        fmt::format("{} has schema version {}, newer than this prodigy-store knows ({}); "
+                    "upgrade prodigy-store. The database was not changed.",
+                    path_.string(), version, LatestSchemaVersion()));
   }
   if (!tables.empty()) {
-    throw Error::Corruption(fmt::format("{} is a SQLite database of something else (tables: {}), not a "
-                            "prodigy-store database; move it aside. It was not changed.",
-                            path_.string(), tables));
+    throw Error::Corruption(
+        fmt::format("{} is a SQLite database of something else (tables: {}), not a "
+                    "prodigy-store database; move it aside. It was not changed.",
+                    path_.string(), tables));
   }
   Configure();
   ApplyMigrations();
@@ -149,9 +159,10 @@ void Connection::Configure() {
   // database someone switched back with the sqlite3 shell.
   const std::string mode = db_->execAndGet("PRAGMA journal_mode=WAL").getString();
   if (mode != "wal") {
-    throw Error::Io(fmt::format("{}: cannot switch to WAL mode (got '{}'); is the storage "
-                                            "root on a network filesystem?",
-                                            path_.string(), mode));
+    throw Error::Io(
+        fmt::format("{}: cannot switch to WAL mode (got '{}'); is the storage "
+                    "root on a network filesystem?",
+                    path_.string(), mode));
   }
   // NORMAL in WAL mode survives process crashes; FULL also survives power loss
   // at one fsync per commit. Debian's SQLite defaults to FULL, so set it always.
@@ -231,8 +242,8 @@ void Connection::Write(const std::function<void(WriteTxn&)>& fn) {
   // The busy handler already waited busy_timeout_ms; on top of that retry the
   // whole transaction with jittered backoff, so a burst of writers queues up
   // instead of surfacing "database is locked".
-  const auto deadline = Clock::now() + std::chrono::milliseconds(config_.busy_timeout_ms) * 2 +
-                        std::chrono::seconds(1);
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(config_.busy_timeout_ms) * 2 + std::chrono::seconds(1);
   std::minstd_rand rng(static_cast<unsigned>(Clock::now().time_since_epoch().count()));
   int attempt = 0;
   for (;;) {

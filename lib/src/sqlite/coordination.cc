@@ -18,9 +18,7 @@ Lease ReadLeaseRow(SQLite::Statement& q) {
   return lease;
 }
 
-void BindKey(SQLite::Statement& q, std::string_view key) {
-  q.bind(1, std::string(key));
-}
+void BindKey(SQLite::Statement& q, std::string_view key) { q.bind(1, std::string(key)); }
 
 }  // namespace
 
@@ -96,7 +94,8 @@ bool SqliteExtendLease(Connection& conn, std::string_view key, int64_t token, in
 }
 
 bool SqliteReleaseLease(Connection& conn, std::string_view key, int64_t token, int64_t now_ns) {
-  SQLite::Statement& q = conn.Prepare("DELETE FROM leases WHERE key = ?1 AND token = ?2 AND expires_at_ns > ?3");
+  SQLite::Statement& q =
+      conn.Prepare("DELETE FROM leases WHERE key = ?1 AND token = ?2 AND expires_at_ns > ?3");
   BindKey(q, key);
   q.bind(2, token);
   q.bind(3, now_ns);

@@ -15,10 +15,14 @@ namespace fs = std::filesystem;
 
 std::string SqlValue::Text() const {
   switch (type) {
-    case kNull: return "";
-    case kInteger: return std::to_string(integer);
-    case kFloat: return fmt::format("{}", real);
-    default: return bytes;
+    case kNull:
+      return "";
+    case kInteger:
+      return std::to_string(integer);
+    case kFloat:
+      return fmt::format("{}", real);
+    default:
+      return bytes;
   }
 }
 
@@ -59,11 +63,21 @@ SqlValue ReadValue(sqlite3_stmt* st, int i) {
 
 void BindValue(SQLite::Statement& s, int index, const SqlValue& v) {
   switch (v.type) {
-    case SqlValue::kNull: s.bind(index); break;
-    case SqlValue::kInteger: s.bind(index, static_cast<int64_t>(v.integer)); break;
-    case SqlValue::kFloat: s.bind(index, v.real); break;
-    case SqlValue::kText: s.bind(index, v.bytes); break;
-    case SqlValue::kBlob: s.bind(index, v.bytes.data(), static_cast<int>(v.bytes.size())); break;
+    case SqlValue::kNull:
+      s.bind(index);
+      break;
+    case SqlValue::kInteger:
+      s.bind(index, static_cast<int64_t>(v.integer));
+      break;
+    case SqlValue::kFloat:
+      s.bind(index, v.real);
+      break;
+    case SqlValue::kText:
+      s.bind(index, v.bytes);
+      break;
+    case SqlValue::kBlob:
+      s.bind(index, v.bytes.data(), static_cast<int>(v.bytes.size()));
+      break;
   }
 }
 
@@ -73,7 +87,8 @@ void BindValue(SQLite::Statement& s, int index, const SqlValue& v) {
 struct Scan {
   sqlite3* db;
   const SalvagedTable& t;
-  std::string Run(const std::string& sql, const std::vector<int64_t>& binds, std::set<std::string>* seen, std::vector<std::vector<SqlValue>>* out) {
+  std::string Run(const std::string& sql, const std::vector<int64_t>& binds, std::set<std::string>* seen,
+                  std::vector<std::vector<SqlValue>>* out) {
     sqlite3_stmt* st = nullptr;
     int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
     if (rc != SQLITE_OK) {
@@ -117,8 +132,9 @@ std::vector<std::string> SplitKey(const std::string& key) {
 
 }  // namespace
 
-SalvagedTable SalvageTable(const fs::path& db, const std::string& table, const std::vector<std::string>& columns,
-                           const std::string& key, bool integer_key) {
+SalvagedTable SalvageTable(const fs::path& db, const std::string& table,
+                           const std::vector<std::string>& columns, const std::string& key,
+                           bool integer_key) {
   SalvagedTable t;
   t.table = table;
   t.columns = columns;
@@ -149,8 +165,8 @@ SalvagedTable SalvageTable(const fs::path& db, const std::string& table, const s
     sqlite3_close_v2(raw);
     return t;
   }
-  t.problems.push_back(fmt::format("{}: reading in key order stopped after {} rows: {}", table, forward.size(),
-                                   error));
+  t.problems.push_back(
+      fmt::format("{}: reading in key order stopped after {} rows: {}", table, forward.size(), error));
   std::vector<std::vector<SqlValue>> backward;
   const std::string back_error = scan.Run(base + " ORDER BY " + desc_key, {}, &seen, &backward);
   std::vector<std::vector<SqlValue>> middle;
@@ -163,7 +179,8 @@ SalvagedTable SalvageTable(const fs::path& db, const std::string& table, const s
     int64_t last_read = lo;
     for (int64_t start = lo; start < hi && start >= lo;) {
       std::vector<std::vector<SqlValue>> got;
-      scan.Run(base + fmt::format(" WHERE {0} > ?1 AND {0} < ?2 ORDER BY {0}", key), {start, hi}, &seen, &got);
+      scan.Run(base + fmt::format(" WHERE {0} > ?1 AND {0} < ?2 ORDER BY {0}", key), {start, hi}, &seen,
+               &got);
       if (!got.empty()) {
         // A probe that jumped past the damage may have skipped readable rows
         // before its first one: read back down towards the damage.
@@ -184,7 +201,8 @@ SalvagedTable SalvageTable(const fs::path& db, const std::string& table, const s
     }
   }
   if (!back_error.empty() && backward.empty() && middle.empty()) {
-    t.problems.push_back(fmt::format("{}: reading in reverse key order found nothing more: {}", table, back_error));
+    t.problems.push_back(
+        fmt::format("{}: reading in reverse key order found nothing more: {}", table, back_error));
   }
   t.rows = std::move(forward);
   for (auto& row : middle) t.rows.push_back(std::move(row));
@@ -222,7 +240,8 @@ int64_t InsertRawRows(Connection& conn, const std::string& table, const std::vec
   for (const auto& row : rows) {
     s.reset();
     s.clearBindings();
-    for (size_t i = 0; i < row.size() && i < columns.size(); ++i) BindValue(s, static_cast<int>(i + 1), row[i]);
+    for (size_t i = 0; i < row.size() && i < columns.size(); ++i)
+      BindValue(s, static_cast<int>(i + 1), row[i]);
     inserted += s.exec();
   }
   return inserted;

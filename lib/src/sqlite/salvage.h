@@ -22,8 +22,8 @@ struct SqlValue {
   double real = 0;
   std::string bytes;  // text or blob
 
-  std::string Text() const;                  // "" for NULL; integers as digits
-  std::optional<int64_t> Int() const;        // nullopt unless an integer
+  std::string Text() const;            // "" for NULL; integers as digits
+  std::optional<int64_t> Int() const;  // nullopt unless an integer
 };
 
 struct SalvagedTable {
@@ -40,8 +40,7 @@ struct SalvagedTable {
 // probing past damage. Never throws for damage: an unreadable table comes
 // back empty with the reason in problems.
 SalvagedTable SalvageTable(const std::filesystem::path& db, const std::string& table,
-                           const std::vector<std::string>& columns, const std::string& key,
-                           bool integer_key);
+                           const std::vector<std::string>& columns, const std::string& key, bool integer_key);
 
 // The column names of `table` in a sound database (the new one), to copy
 // tables whose rows are not documents (the import ledger).

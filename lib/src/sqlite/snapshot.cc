@@ -29,16 +29,17 @@ void RawDb::Fail(int rc, const std::string& what) {
   const std::string detail = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   const int primary = rc & 0xff;
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-    throw Error::Corruption(fmt::format("{}: {} (SQLite: {}); the file is damaged or not a "
-                                                    "prodigy-store database",
-                                                    path_.string(), what, detail));
+    throw Error::Corruption(
+        fmt::format("{}: {} (SQLite: {}); the file is damaged or not a "
+                    "prodigy-store database",
+                    path_.string(), what, detail));
   }
   if (primary == SQLITE_FULL) {
-    throw Error::Io(fmt::format("{}: {}: the disk is full (SQLite: {}); free space and retry",
-                                            path_.string(), what, detail));
+    throw Error::Io(fmt::format("{}: {}: the disk is full (SQLite: {}); free space and retry", path_.string(),
+                                what, detail));
   }
-  throw Error::Io(fmt::format("{}: {} (SQLite: {}); check permissions and free space",
-                                          path_.string(), what, detail));
+  throw Error::Io(
+      fmt::format("{}: {} (SQLite: {}); check permissions and free space", path_.string(), what, detail));
 }
 
 void RawDb::Exec(const char* sql) {

@@ -58,7 +58,8 @@ void BindValue(SQLite::Statement& s, int index, const Value& v, const Column& c)
     s.bind(index);
   } else if (c.type == ColumnType::kBlob) {
     // A null pointer would bind NULL; an empty value is an empty blob.
-    s.bindNoCopy(index, static_cast<const void*>(text.empty() ? "" : text.data()), static_cast<int>(text.size()));
+    s.bindNoCopy(index, static_cast<const void*>(text.empty() ? "" : text.data()),
+                 static_cast<int>(text.size()));
   } else if (const auto* field = std::get_if<const std::string*>(&v)) {
     s.bindNoCopy(index, **field);
   } else if (const auto* owned = std::get_if<std::string>(&v)) {
@@ -73,7 +74,8 @@ struct TableSql {
   std::string get, scan_prefix[3][2], insert, upsert, update, remove, detach, groups, count;
 };
 
-std::string Join(const TableSpec& t, size_t from, size_t to, const char* sep, bool with_params, size_t first_param) {
+std::string Join(const TableSpec& t, size_t from, size_t to, const char* sep, bool with_params,
+                 size_t first_param) {
   std::string out;
   for (size_t i = from; i < to; ++i) {
     if (i > from) out += sep;
@@ -120,8 +122,8 @@ TableSql BuildSql(const TableSpec& t) {
   q.update = fmt::format("UPDATE {} SET {} WHERE {} = ?{}", t.name, sets, t.columns[0].name, p + 1);
   q.remove = fmt::format("DELETE FROM {} WHERE {}", t.name, keys);
   if (!t.source_column.empty()) {
-    q.detach = fmt::format("UPDATE {0} SET {1} = NULL WHERE {2} AND {1} = ?{3}", t.name, t.source_column, keys,
-                           t.key_columns + 1);
+    q.detach = fmt::format("UPDATE {0} SET {1} = NULL WHERE {2} AND {1} = ?{3}", t.name, t.source_column,
+                           keys, t.key_columns + 1);
   }
   if (!t.group_column.empty()) {
     q.groups = fmt::format("SELECT DISTINCT {0} FROM {1} ORDER BY {0}", t.group_column, t.name);
@@ -171,8 +173,10 @@ std::string EventWhere(const EventQuery& q, std::vector<std::variant<int64_t, st
 void BindAll(SQLite::Statement& s, const std::vector<std::variant<int64_t, std::string>>& binds) {
   int i = 1;
   for (const auto& b : binds) {
-    if (const auto* n = std::get_if<int64_t>(&b)) s.bind(i++, static_cast<int64_t>(*n));
-    else s.bind(i++, std::get<std::string>(b));
+    if (const auto* n = std::get_if<int64_t>(&b))
+      s.bind(i++, static_cast<int64_t>(*n));
+    else
+      s.bind(i++, std::get<std::string>(b));
   }
 }
 
@@ -180,8 +184,10 @@ void BindAll(SQLite::Statement& s, const std::vector<std::variant<int64_t, std::
 void BindText(SQLite::Statement& s, int i, std::string_view v) { s.bind(i, std::string(v)); }
 
 void BindOpt(SQLite::Statement& s, int i, std::optional<std::string_view> v) {
-  if (v) BindText(s, i, *v);
-  else s.bind(i);
+  if (v)
+    BindText(s, i, *v);
+  else
+    s.bind(i);
 }
 
 std::string ColumnString(SQLite::Statement& s, int i) {
@@ -217,7 +223,8 @@ class SqliteTxn : public engine::WriteTxn {
     q.reset();
     return found;
   }
-  void Scan(const TableSpec& t, std::span<const Value> prefix, bool descending, const engine::RowFn& fn) override {
+  void Scan(const TableSpec& t, std::span<const Value> prefix, bool descending,
+            const engine::RowFn& fn) override {
     if (prefix.size() > 2 || prefix.size() > t.key_columns) {
       throw Error::Internal(fmt::format("scan of {} by {} key columns", t.name, prefix.size()));
     }
@@ -256,7 +263,8 @@ class SqliteTxn : public engine::WriteTxn {
   }
   void SelectEvents(const EventQuery& query, const char* direction, int64_t limit, const engine::RowFn& fn) {
     std::vector<std::variant<int64_t, std::string>> binds;
-    static const std::string columns = Join(tables::kEvents, 0, tables::kEvents.columns.size(), ", ", false, 0);
+    static const std::string columns =
+        Join(tables::kEvents, 0, tables::kEvents.columns.size(), ", ", false, 0);
     const std::string sql = fmt::format("SELECT {} FROM events WHERE {} ORDER BY seq{} LIMIT {}", columns,
                                         EventWhere(query, &binds), direction, limit);
     SQLite::Statement& q = Prepare(sql);
@@ -266,7 +274,8 @@ class SqliteTxn : public engine::WriteTxn {
   int64_t LastEventSeq() override { return Scalar("SELECT coalesce(max(seq), 0) FROM events"); }
   int64_t CountEvents(const EventQuery& query) override {
     std::vector<std::variant<int64_t, std::string>> binds;
-    SQLite::Statement& q = Prepare(fmt::format("SELECT count(*) FROM events WHERE {}", EventWhere(query, &binds)));
+    SQLite::Statement& q =
+        Prepare(fmt::format("SELECT count(*) FROM events WHERE {}", EventWhere(query, &binds)));
     BindAll(q, binds);
     q.executeStep();
     const int64_t n = q.getColumn(0).getInt64();
@@ -274,11 +283,13 @@ class SqliteTxn : public engine::WriteTxn {
     return n;
   }
   std::vector<GroupCount> GroupEvents(const EventQuery& query, EventGroupBy by) override {
-    const char* column = by == EventGroupBy::kType ? "event_name" : by == EventGroupBy::kAgent ? "agent_id" : "job_id";
+    const char* column = by == EventGroupBy::kType    ? "event_name"
+                         : by == EventGroupBy::kAgent ? "agent_id"
+                                                      : "job_id";
     std::vector<std::variant<int64_t, std::string>> binds;
-    SQLite::Statement& q =
-        Prepare(fmt::format("SELECT coalesce({0}, ''), count(*) FROM events WHERE {1} GROUP BY {0} ORDER BY 2 DESC, 1",
-                            column, EventWhere(query, &binds)));
+    SQLite::Statement& q = Prepare(fmt::format(
+        "SELECT coalesce({0}, ''), count(*) FROM events WHERE {1} GROUP BY {0} ORDER BY 2 DESC, 1", column,
+        EventWhere(query, &binds)));
     BindAll(q, binds);
     std::vector<GroupCount> out;
     while (q.executeStep()) out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64()});
@@ -293,15 +304,16 @@ class SqliteTxn : public engine::WriteTxn {
     std::vector<engine::EventJobStats> out;
     StatementRow row(q);
     while (q.executeStep()) {
-      out.push_back({std::string(row.Text(0)), row.Int(1), row.OptInt(2), row.OptInt(3), row.Int(4), row.Int(5),
-                     row.Int(6)});
+      out.push_back({std::string(row.Text(0)), row.Int(1), row.OptInt(2), row.OptInt(3), row.Int(4),
+                     row.Int(5), row.Int(6)});
     }
     q.reset();
     return out;
   }
   void EventLog(std::string_view job_id, int64_t after_seq,
                 const std::function<bool(int64_t, std::string_view)>& fn) override {
-    SQLite::Statement& q = Prepare("SELECT seq, json FROM events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq");
+    SQLite::Statement& q =
+        Prepare("SELECT seq, json FROM events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq");
     BindText(q, 1, job_id);
     q.bind(2, after_seq);
     Each(q, [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
@@ -353,10 +365,14 @@ class SqliteTxn : public engine::WriteTxn {
         Join(tables::kDlqItems, 0, tables::kDlqItems.columns.size(), ", ", false, 0));
     SQLite::Statement& q = Prepare(sql);
     auto opt_int = [&](int i, std::optional<int64_t> v) {
-      if (v) q.bind(i, static_cast<int64_t>(*v));
-      else q.bind(i);
+      if (v)
+        q.bind(i, static_cast<int64_t>(*v));
+      else
+        q.bind(i);
     };
-    auto opt_bool = [](const std::optional<bool>& b) { return b ? std::optional<int64_t>(*b ? 1 : 0) : std::nullopt; };
+    auto opt_bool = [](const std::optional<bool>& b) {
+      return b ? std::optional<int64_t>(*b ? 1 : 0) : std::nullopt;
+    };
     BindOpt(q, 1, f.job_id);
     BindOpt(q, 2, f.error_signature);
     BindOpt(q, 3, f.error_type);
@@ -373,10 +389,12 @@ class SqliteTxn : public engine::WriteTxn {
     // would keep SQLite from using the primary key, scanning every job's items.
     const bool one = !job_id.empty();
     SQLite::Statement& q = Prepare(
-        one ? "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), 0), "
+        one ? "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), "
+              "0), "
               "coalesce(sum(reprocess_requested_at IS NOT NULL), 0), min(first_attempt), max(last_attempt) "
               "FROM dlq_items WHERE job_id = ?1"
-            : "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), 0), "
+            : "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), "
+              "0), "
               "coalesce(sum(reprocess_requested_at IS NOT NULL), 0), min(first_attempt), max(last_attempt) "
               "FROM dlq_items");
     if (one) BindText(q, 1, job_id);
@@ -393,7 +411,8 @@ class SqliteTxn : public engine::WriteTxn {
               "GROUP BY 1 ORDER BY 2 DESC, 1"
             : "SELECT coalesce(error_signature, ''), count(*) FROM dlq_items GROUP BY 1 ORDER BY 2 DESC, 1");
     if (one) BindText(g, 1, job_id);
-    while (g.executeStep()) stats.error_categories.push_back({g.getColumn(0).getString(), g.getColumn(1).getInt64()});
+    while (g.executeStep())
+      stats.error_categories.push_back({g.getColumn(0).getString(), g.getColumn(1).getInt64()});
     g.reset();
     return stats;
   }
@@ -407,7 +426,8 @@ class SqliteTxn : public engine::WriteTxn {
     BindOpt(j, 2, job);
     while (j.executeStep()) out.jobs.push_back(j.getColumn(0).getString());
     j.reset();
-    SQLite::Statement& d = Prepare("DELETE FROM dlq_items WHERE last_attempt_ns < ?1 AND (?2 IS NULL OR job_id = ?2)");
+    SQLite::Statement& d =
+        Prepare("DELETE FROM dlq_items WHERE last_attempt_ns < ?1 AND (?2 IS NULL OR job_id = ?2)");
     d.bind(1, cutoff_ns);
     BindOpt(d, 2, job);
     out.count = d.exec();
@@ -523,7 +543,9 @@ class SqliteTxn : public engine::WriteTxn {
     return SqliteCurrentLease(conn_, key, now_ns);
   }
   std::vector<Lease> ListLeases(int64_t now_ns) override { return SqliteListLeases(conn_, now_ns); }
-  int64_t RaiseFence(std::string_view key, int64_t token) override { return SqliteRaiseFence(conn_, key, token); }
+  int64_t RaiseFence(std::string_view key, int64_t token) override {
+    return SqliteRaiseFence(conn_, key, token);
+  }
   engine::LeaseGrant AcquireLease(std::string_view key, std::string_view holder, int64_t now_ns,
                                   int64_t expires_at_ns) override {
     return SqliteAcquireLease(conn_, key, holder, now_ns, expires_at_ns);
@@ -559,13 +581,16 @@ class SqliteTxn : public engine::WriteTxn {
     while (q.executeStep()) {
       c.kind = ColumnString(q, 0);
       c.key1 = ColumnString(q, 1);
-      if (q.getColumn(2).isNull()) c.key2.reset();
-      else c.key2 = ColumnString(q, 2);
+      if (q.getColumn(2).isNull())
+        c.key2.reset();
+      else
+        c.key2 = ColumnString(q, 2);
       fn(c);
     }
     q.reset();
   }
-  void LogChange(std::string_view kind, std::string_view key1, std::optional<std::string_view> key2) override {
+  void LogChange(std::string_view kind, std::string_view key1,
+                 std::optional<std::string_view> key2) override {
     SQLite::Statement& s = Prepare("INSERT INTO mirror_changes (kind, key1, key2) VALUES (?1, ?2, ?3)");
     BindText(s, 1, kind);
     BindText(s, 2, key1);
@@ -622,7 +647,8 @@ class SqliteTxn : public engine::WriteTxn {
     return found;
   }
   void Blob(int64_t source_id, const std::function<bool(int64_t, std::string_view)>& fn) override {
-    SQLite::Statement& q = Prepare("SELECT chunk, data FROM source_blobs WHERE source_id = ?1 ORDER BY chunk");
+    SQLite::Statement& q =
+        Prepare("SELECT chunk, data FROM source_blobs WHERE source_id = ?1 ORDER BY chunk");
     q.bind(1, source_id);
     Each(q, [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
   }
@@ -636,7 +662,8 @@ class SqliteTxn : public engine::WriteTxn {
     Each(q, [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
   }
   int64_t CountImportedEvents(int64_t source_id, int64_t first_seq, int64_t last_seq) override {
-    SQLite::Statement& q = Prepare("SELECT count(*) FROM events WHERE seq BETWEEN ?1 AND ?2 AND source_id = ?3");
+    SQLite::Statement& q =
+        Prepare("SELECT count(*) FROM events WHERE seq BETWEEN ?1 AND ?2 AND source_id = ?3");
     q.bind(1, first_seq);
     q.bind(2, last_seq);
     q.bind(3, source_id);
@@ -686,8 +713,9 @@ class SqliteTxn : public engine::WriteTxn {
     s.exec();
   }
   void LedgerDelete(int64_t id) override {
-    for (const char* sql : {"DELETE FROM unparsed_lines WHERE source_id = ?1",
-                            "DELETE FROM source_blobs WHERE source_id = ?1", "DELETE FROM import_sources WHERE id = ?1"}) {
+    for (const char* sql :
+         {"DELETE FROM unparsed_lines WHERE source_id = ?1", "DELETE FROM source_blobs WHERE source_id = ?1",
+          "DELETE FROM import_sources WHERE id = ?1"}) {
       SQLite::Statement& d = Prepare(sql);
       d.bind(1, id);
       d.exec();
@@ -697,10 +725,12 @@ class SqliteTxn : public engine::WriteTxn {
     SQLite::Statement& s = Prepare("INSERT INTO source_blobs (source_id, chunk, data) VALUES (?1, ?2, ?3)");
     s.bind(1, source_id);
     s.bind(2, chunk);
-    s.bindNoCopy(3, static_cast<const void*>(bytes.empty() ? "" : bytes.data()), static_cast<int>(bytes.size()));
+    s.bindNoCopy(3, static_cast<const void*>(bytes.empty() ? "" : bytes.data()),
+                 static_cast<int>(bytes.size()));
     s.exec();
   }
-  void InsertUnparsed(int64_t source_id, int64_t line_no, std::string_view raw, std::string_view reason) override {
+  void InsertUnparsed(int64_t source_id, int64_t line_no, std::string_view raw,
+                      std::string_view reason) override {
     SQLite::Statement& s =
         Prepare("INSERT INTO unparsed_lines (source_id, line_no, raw, reason) VALUES (?1, ?2, ?3, ?4)");
     s.bind(1, source_id);
@@ -826,7 +856,8 @@ class SqliteEngine : public engine::Engine {
       });
       if (newest > after_seq) return newest;
       if (Clock::now() >= deadline) return after_seq;
-      std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(wait_ms), deadline - Clock::now()));
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(std::chrono::milliseconds(wait_ms), deadline - Clock::now()));
     }
   }
 
@@ -885,12 +916,13 @@ const TableSql& SqliteTxn::Sql(const TableSpec& t) {
 
 Connection& ConnectionOf(engine::ReadTxn& txn) {
   auto* sqlite_txn = dynamic_cast<SqliteTxn*>(&txn);
-  if (sqlite_txn == nullptr) throw Error::Internal("a SQLite-only operation was given another engine's transaction");
+  if (sqlite_txn == nullptr)
+    throw Error::Internal("a SQLite-only operation was given another engine's transaction");
   return sqlite_txn->connection();
 }
 
-std::unique_ptr<engine::Engine> OpenSqliteEngine(const std::filesystem::path& db_path, const StorageConfig& config,
-                                                 bool create) {
+std::unique_ptr<engine::Engine> OpenSqliteEngine(const std::filesystem::path& db_path,
+                                                 const StorageConfig& config, bool create) {
   return std::make_unique<SqliteEngine>(std::make_unique<Connection>(db_path, config, create), config, false);
 }
 
@@ -899,8 +931,8 @@ std::unique_ptr<engine::Engine> OpenSqliteEngineReadOnly(const std::filesystem::
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) return nullptr;
   try {
-    return std::make_unique<SqliteEngine>(std::make_unique<Connection>(db_path, config, Connection::kReadOnly), config,
-                                          true);
+    return std::make_unique<SqliteEngine>(
+        std::make_unique<Connection>(db_path, config, Connection::kReadOnly), config, true);
   } catch (const Error&) {
     return nullptr;  // not readable: callers then assume an empty store
   }

@@ -60,7 +60,8 @@ void TableRows::Exec(const std::string& sql) {
 std::vector<TableColumn> TableRows::Columns(std::string_view table) {
   std::vector<TableColumn> out;
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, fmt::format("PRAGMA table_info({})", table).c_str(), -1, &st, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, fmt::format("PRAGMA table_info({})", table).c_str(), -1, &st, nullptr) !=
+      SQLITE_OK) {
     Fail(db_, path_, "PRAGMA table_info");
   }
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -89,8 +90,12 @@ void TableRows::ForEach(std::string_view table, std::string_view order_by,
     for (size_t i = 0; i < columns.size(); ++i) {
       const int col = static_cast<int>(i);
       switch (sqlite3_column_type(st, col)) {
-        case SQLITE_NULL: row[i] = std::monostate(); break;
-        case SQLITE_INTEGER: row[i] = static_cast<int64_t>(sqlite3_column_int64(st, col)); break;
+        case SQLITE_NULL:
+          row[i] = std::monostate();
+          break;
+        case SQLITE_INTEGER:
+          row[i] = static_cast<int64_t>(sqlite3_column_int64(st, col));
+          break;
         default: {
           const void* p = sqlite3_column_blob(st, col);
           const int n = sqlite3_column_bytes(st, col);

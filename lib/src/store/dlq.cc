@@ -14,9 +14,10 @@ namespace {
 using internal::Log;
 
 [[noreturn]] void ItemNotFound(std::string_view job_id, std::string_view item_id) {
-  throw Error::NotFound(fmt::format("DLQ item {} of job {} does not exist; list the job's items with "
-                          "'prodigy-store dlq ls --job {}'",
-                          item_id, job_id, job_id));
+  throw Error::NotFound(
+      fmt::format("DLQ item {} of job {} does not exist; list the job's items with "
+                  "'prodigy-store dlq ls --job {}'",
+                  item_id, job_id, job_id));
 }
 
 }  // namespace
@@ -76,7 +77,8 @@ int64_t GlobalStorage::PurgeDlqItems(int64_t cutoff_ns, std::string_view job_id)
   return purged;
 }
 
-int64_t GlobalStorage::MarkDlqForReprocessing(std::string_view job_id, std::span<const std::string> item_ids) {
+int64_t GlobalStorage::MarkDlqForReprocessing(std::string_view job_id,
+                                              std::span<const std::string> item_ids) {
   internal::ValidateId("job id", job_id);
   for (const auto& id : item_ids) internal::ValidateId("item id", id);
   int64_t marked = 0;

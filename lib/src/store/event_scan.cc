@@ -58,10 +58,14 @@ std::optional<Event> ScanEventRecord(std::string_view job_id, std::string_view j
       seen_event = true;
       for (const simdjson::dom::key_value_pair ef : event) {
         bool ok = true;
-        if (ef.key == "event_type") ok = TakeString(ef.value, &event_type, &seen_type, true);
-        else if (ef.key == "job_id") ok = TakeString(ef.value, &event_job_id, &seen_job, false);
-        else if (ef.key == "agent_id") ok = TakeString(ef.value, &agent_id, &seen_agent, false);
-        else if (ef.key == "item_id") ok = TakeString(ef.value, &item_id, &seen_item, false);
+        if (ef.key == "event_type")
+          ok = TakeString(ef.value, &event_type, &seen_type, true);
+        else if (ef.key == "job_id")
+          ok = TakeString(ef.value, &event_job_id, &seen_job, false);
+        else if (ef.key == "agent_id")
+          ok = TakeString(ef.value, &agent_id, &seen_agent, false);
+        else if (ef.key == "item_id")
+          ok = TakeString(ef.value, &item_id, &seen_item, false);
         if (!ok) return std::nullopt;
       }
     }

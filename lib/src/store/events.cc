@@ -46,7 +46,8 @@ bool EventCursor::Next(Event* event) {
     EventQuery q = s.query;
     q.after_seq = s.last_seq;
     const int64_t want = s.remaining ? std::min(*s.remaining, kPageSize) : kPageSize;
-    s.impl->engine->Read([&](engine::ReadTxn& txn) { txn.QueryEvents(q, want, internal::CollectInto(&s.page)); });
+    s.impl->engine->Read(
+        [&](engine::ReadTxn& txn) { txn.QueryEvents(q, want, internal::CollectInto(&s.page)); });
     if (static_cast<int64_t>(s.page.size()) < want) s.exhausted = true;
     if (s.page.empty()) return false;
   }
@@ -119,12 +120,11 @@ EventCursor GlobalStorage::QueryEvents(const EventQuery& query) {
 
 std::vector<Event> GlobalStorage::LastEvents(const EventQuery& query, int64_t n) {
   if (query.job_id) internal::ValidateId("job id", *query.job_id);
-  if (n < 0) throw Error::InvalidArgument(fmt::format("cannot return the last {} events: the count is negative", n));
+  if (n < 0)
+    throw Error::InvalidArgument(fmt::format("cannot return the last {} events: the count is negative", n));
   std::vector<Event> out;
   if (n == 0) return out;
-  impl_->engine->Read([&](engine::ReadTxn& txn) {
-    txn.NewestEvents(query, n, internal::CollectInto(&out));
-  });
+  impl_->engine->Read([&](engine::ReadTxn& txn) { txn.NewestEvents(query, n, internal::CollectInto(&out)); });
   std::reverse(out.begin(), out.end());
   return out;
 }
@@ -162,10 +162,14 @@ std::vector<EventJobSummary> GlobalStorage::ListEventJobs() {
     j.events = s.events;
     if (s.first_ts_ns) j.first_timestamp = FormatTimestamp(*s.first_ts_ns);
     if (s.last_ts_ns) j.last_timestamp = FormatTimestamp(*s.last_ts_ns);
-    if (s.failed > 0) j.status = "failed";
-    else if (s.completed > 0) j.status = "completed";
-    else if (s.started > 0) j.status = "in_progress";
-    else j.status = "unknown";
+    if (s.failed > 0)
+      j.status = "failed";
+    else if (s.completed > 0)
+      j.status = "completed";
+    else if (s.started > 0)
+      j.status = "in_progress";
+    else
+      j.status = "unknown";
     out.push_back(std::move(j));
   }
   return out;

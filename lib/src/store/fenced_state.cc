@@ -10,11 +10,13 @@ namespace prodigy {
 
 using internal::Log;
 
-int64_t GlobalStorage::WriteState(std::string_view job_id, std::string_view state_json, int64_t fencing_token) {
+int64_t GlobalStorage::WriteState(std::string_view job_id, std::string_view state_json,
+                                  int64_t fencing_token) {
   internal::ValidateId("job id", job_id);
   if (fencing_token < 1) {
-    throw Error::InvalidArgument(fmt::format(
-        "state of job {}: fencing token {} is not a lease's token (tokens start at 1)", job_id, fencing_token));
+    throw Error::InvalidArgument(
+        fmt::format("state of job {}: fencing token {} is not a lease's token (tokens start at 1)", job_id,
+                    fencing_token));
   }
   JobState state = internal::ExtractJobState(job_id, state_json);
   impl_->Write([&](engine::WriteTxn& txn) {
@@ -22,10 +24,12 @@ int64_t GlobalStorage::WriteState(std::string_view job_id, std::string_view stat
     // cannot both pass the check.
     const int64_t newest = txn.RaiseFence(job_id, fencing_token);
     if (fencing_token < newest) {
-      throw Error::Fenced(fmt::format(
-          "state of job {} not written: its lease token {} is older than token {}, the newest granted for this "
-          "job; the lease was lost (expired or taken over), so stop working on the job and acquire its lease again",
-          job_id, fencing_token, newest));
+      throw Error::Fenced(
+          fmt::format("state of job {} not written: its lease token {} is older than token {}, the newest "
+                      "granted for this "
+                      "job; the lease was lost (expired or taken over), so stop working on the job and "
+                      "acquire its lease again",
+                      job_id, fencing_token, newest));
     }
     internal::InsertJobState(txn, state, impl_->config.state_versions_kept);
   });

@@ -23,9 +23,10 @@ RowKey TextAndVersion(const std::string& key1, const std::string& key2) {
   int64_t version = 0;
   const auto [end, ec] = std::from_chars(key2.data(), key2.data() + key2.size(), version);
   if (ec != std::errc() || end != key2.data() + key2.size()) {
-    throw Error::Corruption(fmt::format("the import ledger names job state {} version \"{}\", which is not a "
-                                        "version number; run 'prodigy-store check'",
-                                        key1, key2));
+    throw Error::Corruption(
+        fmt::format("the import ledger names job state {} version \"{}\", which is not a "
+                    "version number; run 'prodigy-store check'",
+                    key1, key2));
   }
   return {key1, version};
 }

@@ -20,7 +20,8 @@ Json Parse(std::string_view json, const std::string& what) {
   try {
     Json j = Json::parse(json.begin(), json.end());
     if (!j.is_object()) {
-      throw Error::InvalidArgument(fmt::format("{}: the document must be a JSON object, not {}", what, j.type_name()));
+      throw Error::InvalidArgument(
+          fmt::format("{}: the document must be a JSON object, not {}", what, j.type_name()));
     }
     return j;
   } catch (const Json::parse_error& e) {
@@ -54,7 +55,8 @@ const std::string& RequireString(const Json& j, const char* key, const std::stri
     throw Error::InvalidArgument(fmt::format("{}: required field \"{}\" is missing", what, key));
   }
   if (!it->is_string()) {
-    throw Error::InvalidArgument(fmt::format("{}: field \"{}\" must be a string, not {}", what, key, it->type_name()));
+    throw Error::InvalidArgument(
+        fmt::format("{}: field \"{}\" must be a string, not {}", what, key, it->type_name()));
   }
   return it->get_ref<const std::string&>();
 }
@@ -63,7 +65,8 @@ int64_t RequireTimestamp(const Json& j, const char* key, const std::string& what
   const std::string& text = RequireString(j, key, what);
   auto ns = ParseTimestamp(text);
   if (!ns) {
-    throw Error::InvalidArgument(fmt::format("{}: field \"{}\" is not an RFC 3339 timestamp: \"{}\"", what, key, text));
+    throw Error::InvalidArgument(
+        fmt::format("{}: field \"{}\" is not an RFC 3339 timestamp: \"{}\"", what, key, text));
   }
   return *ns;
 }
@@ -81,11 +84,16 @@ bool IsValidUtf8(std::string_view s) {
     if (i >= s.size()) break;
     const unsigned char c = static_cast<unsigned char>(s[i]);
     size_t n;
-    if (c < 0x80) n = 0;
-    else if ((c >> 5) == 0x6 && c >= 0xC2) n = 1;
-    else if ((c >> 4) == 0xE) n = 2;
-    else if ((c >> 3) == 0x1E && c <= 0xF4) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if ((c >> 5) == 0x6 && c >= 0xC2)
+      n = 1;
+    else if ((c >> 4) == 0xE)
+      n = 2;
+    else if ((c >> 3) == 0x1E && c <= 0xF4)
+      n = 3;
+    else
+      return false;
     if (i + n >= s.size() && n > 0) return false;
     for (size_t k = 1; k <= n; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
@@ -107,7 +115,8 @@ void ValidateId(std::string_view what, std::string_view id) {
     throw Error::InvalidArgument(fmt::format("{} is empty; give a non-empty id", what));
   }
   if (id.size() > 4096) {
-    throw Error::InvalidArgument(fmt::format("{} is {} bytes long; ids are limited to 4096 bytes", what, id.size()));
+    throw Error::InvalidArgument(
+        fmt::format("{} is {} bytes long; ids are limited to 4096 bytes", what, id.size()));
   }
   if (id.find('\0') != std::string_view::npos) {
     throw Error::InvalidArgument(fmt::format("{} contains a NUL byte", what));
@@ -134,7 +143,8 @@ Event ExtractEventGeneral(std::string_view job_id, std::string_view json) {
   e.ts_ns = RequireTimestamp(j, "timestamp", what);
   auto ev = j.find("event");
   if (ev == j.end() || !ev->is_object()) {
-    throw Error::InvalidArgument(fmt::format("{} (record {}): required object \"event\" is missing", what, e.record_id));
+    throw Error::InvalidArgument(
+        fmt::format("{} (record {}): required object \"event\" is missing", what, e.record_id));
   }
   e.event_type = RequireString(*ev, "event_type", fmt::format("{} (record {}) event", what, e.record_id));
   e.event_name = NormalizeEventType(e.event_type);
@@ -171,8 +181,10 @@ DlqItem ExtractDlqItem(std::string_view job_id, std::string_view json) {
     const Json& last = hist->back();
     auto et = last.find("error_type");
     if (et != last.end()) {
-      if (et->is_string()) d.error_type = et->get<std::string>();
-      else if (et->is_object() && !et->empty()) d.error_type = et->begin().key();
+      if (et->is_string())
+        d.error_type = et->get<std::string>();
+      else if (et->is_object() && !et->empty())
+        d.error_type = et->begin().key();
     }
   }
   d.json = std::string(json);
@@ -184,12 +196,15 @@ JobState ExtractJobState(std::string_view job_id, std::string_view json) {
   Json j = Parse(json, what);
   const std::string& doc_job = RequireString(j, "job_id", what);
   if (doc_job != job_id) {
-    throw Error::InvalidArgument(fmt::format("{}: the document's job_id is \"{}\"; write it under that job", what, doc_job));
+    throw Error::InvalidArgument(
+        fmt::format("{}: the document's job_id is \"{}\"; write it under that job", what, doc_job));
   }
   auto v = j.find("checkpoint_version");
   if (v == j.end() || !(v->is_number_unsigned() || (v->is_number_integer() && v->get<int64_t>() >= 0))) {
-    throw Error::InvalidArgument(fmt::format("{}: required field \"checkpoint_version\" (a non-negative integer) is "
-                            "missing or invalid", what));
+    throw Error::InvalidArgument(
+        fmt::format("{}: required field \"checkpoint_version\" (a non-negative integer) is "
+                    "missing or invalid",
+                    what));
   }
   JobState s;
   s.job_id = std::string(job_id);
@@ -211,13 +226,16 @@ Session ExtractSession(std::string_view json) {
   } else if (j.contains("id")) {
     s.session_id = RequireString(j, "id", "session");
   } else {
-    throw Error::InvalidArgument("session: required field \"session_id\" (or \"id\" for a unified session) is missing");
+    throw Error::InvalidArgument(
+        "session: required field \"session_id\" (or \"id\" for a unified session) is missing");
   }
   ValidateId("session id", s.session_id);
   auto st = j.find("status");
   if (st != j.end()) {
-    if (st->is_string()) s.status = st->get<std::string>();
-    else if (st->is_object() && !st->empty()) s.status = st->begin().key();
+    if (st->is_string())
+      s.status = st->get<std::string>();
+    else if (st->is_object() && !st->empty())
+      s.status = st->begin().key();
   }
   s.started_at = Str(j, "started_at");
   s.ended_at = Str(j, "ended_at");

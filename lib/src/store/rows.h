@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "prodigy/records.h"
 #include "engine/engine.h"
+#include "prodigy/records.h"
 
 namespace prodigy::internal {
 
@@ -38,19 +38,21 @@ WorkflowCheckpoint ExtractCheckpoint(std::string_view json);
 // Row writers. `source_id`/`line_no` tie a row to an imported legacy file.
 int64_t InsertEvent(engine::WriteTxn& txn, const Event& e, std::optional<int64_t> source_id = std::nullopt,
                     std::optional<int64_t> line_no = std::nullopt);
-void UpsertDlqItem(engine::WriteTxn& txn, const DlqItem& item, std::optional<int64_t> source_id = std::nullopt);
+void UpsertDlqItem(engine::WriteTxn& txn, const DlqItem& item,
+                   std::optional<int64_t> source_id = std::nullopt);
 // Inserts or replaces (job_id, version), then prunes versions beyond `keep`.
 // Refuses a version older than the newest kept one unless `allow_older`.
 void InsertJobState(engine::WriteTxn& txn, const JobState& state, int keep, bool allow_older = false,
                     std::optional<int64_t> source_id = std::nullopt);
-void UpsertSession(engine::WriteTxn& txn, const Session& session, std::optional<int64_t> source_id = std::nullopt);
+void UpsertSession(engine::WriteTxn& txn, const Session& session,
+                   std::optional<int64_t> source_id = std::nullopt);
 void UpsertCheckpoint(engine::WriteTxn& txn, const WorkflowCheckpoint& cp,
                       std::optional<int64_t> source_id = std::nullopt);
 
 // Mirror change kinds (see mirror/mirror.h).
 inline constexpr const char* kChangeEvents = "events";
 inline constexpr const char* kChangeEventsRewrite = "events_rewrite";
-inline constexpr const char* kChangeDlq = "dlq";          // key2: item id, or NULL for the whole job
+inline constexpr const char* kChangeDlq = "dlq";  // key2: item id, or NULL for the whole job
 inline constexpr const char* kChangeState = "state";
 inline constexpr const char* kChangeSession = "session";
 inline constexpr const char* kChangeCheckpoint = "checkpoint";

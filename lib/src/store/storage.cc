@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "config/engines.h"
-#include "prodigy/error.h"
 #include "postgres/postgres_engine.h"
+#include "prodigy/error.h"
 #include "prodigy/storage.h"
 #include "sqlite/sqlite_engine.h"
 #include "store/kinds.h"
@@ -48,33 +48,32 @@ void PrepareRoot(const StorageConfig& config) {
   const fs::path& root = config.storage_dir;
   struct stat st;
   if (::stat(root.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-    throw Error::Config(fmt::format("storage root {} (from {}) is a file, not a folder; remove it or choose "
-                            "another root with --storage-dir or PRODIGY_STORAGE_DIR",
-                            root.string(), StorageDirSourceName(config.storage_dir_source)));
+    throw Error::Config(
+        fmt::format("storage root {} (from {}) is a file, not a folder; remove it or choose "
+                    "another root with --storage-dir or PRODIGY_STORAGE_DIR",
+                    root.string(), StorageDirSourceName(config.storage_dir_source)));
   }
   try {
     internal::EnsureDir(root, 0700);
   } catch (const Error& e) {
-    throw Error::Config(fmt::format("storage root {} (from {}) cannot be created: {}",
-                                                root.string(),
-                                                StorageDirSourceName(config.storage_dir_source),
-                                                e.message()));
+    throw Error::Config(fmt::format("storage root {} (from {}) cannot be created: {}", root.string(),
+                                    StorageDirSourceName(config.storage_dir_source), e.message()));
   }
   if (::access(root.c_str(), W_OK | X_OK) != 0) {
-    throw Error::Config(fmt::format("storage root {} (from {}) is not writable: {}; fix its permissions "
-                            "(chmod u+rwx) or choose another root with --storage-dir",
-                            root.string(), StorageDirSourceName(config.storage_dir_source),
-                            std::strerror(errno)));
+    throw Error::Config(
+        fmt::format("storage root {} (from {}) is not writable: {}; fix its permissions "
+                    "(chmod u+rwx) or choose another root with --storage-dir",
+                    root.string(), StorageDirSourceName(config.storage_dir_source), std::strerror(errno)));
   }
   if (auto type = internal::NetworkFilesystemType(root)) {
     if (!config.allow_network_filesystem) {
-      throw Error::Config(fmt::format("storage root {} is on a {} filesystem, where SQLite's WAL mode can "
-                              "corrupt the database; choose a local folder, or set "
-                              "allow_network_filesystem = true if only one machine ever uses it",
-                              root.string(), *type));
+      throw Error::Config(
+          fmt::format("storage root {} is on a {} filesystem, where SQLite's WAL mode can "
+                      "corrupt the database; choose a local folder, or set "
+                      "allow_network_filesystem = true if only one machine ever uses it",
+                      root.string(), *type));
     }
-    Log().warn("storage root {} is on a {} filesystem; only one machine may use it",
-               root.string(), *type);
+    Log().warn("storage root {} is on a {} filesystem; only one machine may use it", root.string(), *type);
   }
 }
 
@@ -98,13 +97,13 @@ RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConf
   RepositoryLocation loc;
   loc.canonical_path = fs::canonical(repo_path, ec);
   if (ec) {
-    throw Error::NotFound(fmt::format("repository {} cannot be opened: {}",
-                                                  repo_path.string(), ec.message()));
+    throw Error::NotFound(
+        fmt::format("repository {} cannot be opened: {}", repo_path.string(), ec.message()));
   }
   const std::string base = loc.canonical_path.filename().string();
   if (base.empty()) {
-    throw Error::InvalidArgument(fmt::format("repository path {} has no folder name; give the repository's folder",
-                            loc.canonical_path.string()));
+    throw Error::InvalidArgument(fmt::format(
+        "repository path {} has no folder name; give the repository's folder", loc.canonical_path.string()));
   }
   // Two candidates: the plain folder name, then one made unique by the path's hash.
   const std::string candidates[] = {
@@ -114,8 +113,9 @@ RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConf
     // Folders that Prodigy's own global layout uses at the root level (and our
     // config file) can never be a repository's folder.
     static const std::set<std::string> kReserved = {
-        "events", "dlq", "state", "worktrees", "sessions", "logs", "resume_locks",
-        "orphaned_worktrees", "archive", "checkpoints", "config.toml", "mappings"};
+        "events",   "dlq",         "state",        "worktrees",
+        "sessions", "logs",        "resume_locks", "orphaned_worktrees",
+        "archive",  "checkpoints", "config.toml",  "mappings"};
     if (&name == &candidates[0] && kReserved.count(name)) continue;
     loc.name = name;
     loc.dir = config.storage_dir / name;
@@ -126,8 +126,8 @@ RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConf
     if (!recorded || *recorded == loc.canonical_path.string()) return loc;
   }
   throw Error::Config(fmt::format("both {} and {} belong to other repositories; move one aside",
-                          (config.storage_dir / candidates[0]).string(),
-                          (config.storage_dir / candidates[1]).string()));
+                                  (config.storage_dir / candidates[0]).string(),
+                                  (config.storage_dir / candidates[1]).string()));
 }
 
 namespace internal {
@@ -309,8 +309,8 @@ void GlobalStorage::UpdateSessionStatus(std::string_view session_id, std::string
   impl_->Write([&](engine::WriteTxn& txn) {
     const std::optional<Session> old = internal::GetRow<Session>(txn, key);
     if (!old) {
-      throw Error::NotFound(
-          fmt::format("session {} does not exist; list sessions with 'prodigy-store sessions ls'", session_id));
+      throw Error::NotFound(fmt::format(
+          "session {} does not exist; list sessions with 'prodigy-store sessions ls'", session_id));
     }
     // ordered_json keeps the document's key order; a pretty document stays pretty.
     auto doc = nlohmann::ordered_json::parse(old->json);
@@ -339,7 +339,8 @@ std::optional<WorkflowCheckpoint> GlobalStorage::LoadCheckpoint(std::string_view
 
 std::vector<WorkflowCheckpoint> GlobalStorage::ListCheckpoints() {
   std::vector<WorkflowCheckpoint> out;
-  impl_->engine->Read([&](engine::ReadTxn& txn) { txn.ListCheckpoints(std::nullopt, internal::CollectInto(&out)); });
+  impl_->engine->Read(
+      [&](engine::ReadTxn& txn) { txn.ListCheckpoints(std::nullopt, internal::CollectInto(&out)); });
   return out;
 }
 

@@ -46,7 +46,9 @@ struct GlobalStorage::Impl {
 namespace internal {
 struct StorageAccess {
   static GlobalStorage::Impl& Of(GlobalStorage& storage) { return *storage.impl_; }
-  static GlobalStorage Make(std::unique_ptr<GlobalStorage::Impl> impl) { return GlobalStorage(std::move(impl)); }
+  static GlobalStorage Make(std::unique_ptr<GlobalStorage::Impl> impl) {
+    return GlobalStorage(std::move(impl));
+  }
 };
 // The insides of a GlobalStorage (the importer and the tests use them).
 inline GlobalStorage::Impl& ImplOf(GlobalStorage& storage) { return StorageAccess::Of(storage); }

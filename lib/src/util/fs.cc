@@ -42,8 +42,10 @@ void EnsureDir(const fs::path& dir, unsigned mode) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) {
-      throw Error::Io(fmt::format("{} exists but is not a folder; move it aside or "
-                                              "choose another storage root", dir.string()));
+      throw Error::Io(
+          fmt::format("{} exists but is not a folder; move it aside or "
+                      "choose another storage root",
+                      dir.string()));
     }
     return;
   }
@@ -54,8 +56,8 @@ void EnsureDir(const fs::path& dir, unsigned mode) {
 void AtomicWriteFile(const fs::path& path, std::string_view content) {
   // A unique temp name per process and call: concurrent writers never share one.
   static thread_local unsigned counter = 0;
-  const fs::path tmp = path.parent_path() /
-                       fmt::format(".{}.tmp.{}.{}", path.filename().string(), ::getpid(), ++counter);
+  const fs::path tmp =
+      path.parent_path() / fmt::format(".{}.tmp.{}.{}", path.filename().string(), ::getpid(), ++counter);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) ThrowIo("cannot write", tmp, errno);
   size_t done = 0;
@@ -113,15 +115,24 @@ std::optional<std::string> NetworkFilesystemType(const fs::path& path) {
   struct statfs sfs;
   if (::statfs(path.c_str(), &sfs) != 0) return std::nullopt;
   switch (static_cast<unsigned long>(sfs.f_type)) {
-    case 0x6969UL: return "nfs";
-    case 0x517BUL: return "smb";
-    case 0xFF534D42UL: return "cifs";
-    case 0xFE534D42UL: return "smb2";
-    case 0x65735546UL: return "fuse";
-    case 0x01021997UL: return "9p";
-    case 0x47504653UL: return "gpfs";
-    case 0x0BD00BD0UL: return "lustre";
-    default: return std::nullopt;
+    case 0x6969UL:
+      return "nfs";
+    case 0x517BUL:
+      return "smb";
+    case 0xFF534D42UL:
+      return "cifs";
+    case 0xFE534D42UL:
+      return "smb2";
+    case 0x65735546UL:
+      return "fuse";
+    case 0x01021997UL:
+      return "9p";
+    case 0x47504653UL:
+      return "gpfs";
+    case 0x0BD00BD0UL:
+      return "lustre";
+    default:
+      return std::nullopt;
   }
 }
 

@@ -19,9 +19,7 @@ Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_->md); }
 
-void Sha256::Update(std::string_view data) {
-  EVP_DigestUpdate(ctx_->md, data.data(), data.size());
-}
+void Sha256::Update(std::string_view data) { EVP_DigestUpdate(ctx_->md, data.data(), data.size()); }
 
 std::string Sha256::FinalHex() {
   unsigned char digest[EVP_MAX_MD_SIZE];
