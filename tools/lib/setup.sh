@@ -6,6 +6,8 @@ PRODIGY_DEB_PACKAGES=(
   libsqlite3-dev sqlite3 libsqlitecpp-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev doctest-dev
   libcxxopts-dev libtomlplusplus-dev libspdlog-dev libssl-dev zlib1g-dev
   jq
+  # The format check (tests/unit/formatted_test.py) pins this clang-format release.
+  clang-format-14
   # C API, bindings, packaging checks (tests/ecosystem): a C compiler, Debian's
   # rustc for the Rust example, cmake for the find_package consumer, man-db and
   # groff to render the man page, zsh and fish to syntax-check completions.
