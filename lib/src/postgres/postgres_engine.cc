@@ -457,9 +457,8 @@ class PostgresTxn : public engine::WriteTxn {
   }
   void ListCheckpoints(std::optional<int64_t> limit, const RowFn& fn) override {
     static const std::string sql = fmt::format(
-        "SELECT {} FROM workflow_checkpoints WHERE repo_id = $1 ORDER BY ts_ns DESC NULLS LAST, workflow_id "
-        "DESC "
-        "LIMIT $2",
+        "SELECT {} FROM workflow_checkpoints WHERE repo_id = $1 "
+        "ORDER BY ts_ns DESC NULLS LAST, workflow_id DESC LIMIT $2",
         ColumnList(tables::kWorkflowCheckpoints));
     Binds b(repo_id_);
     b.Add(limit);
@@ -581,10 +580,10 @@ class PostgresTxn : public engine::WriteTxn {
 
   TableCounts Counts() override {
     Result res = Rows(
-        "SELECT (SELECT count(*) FROM events WHERE repo_id = $1), (SELECT count(*) FROM dlq_items WHERE "
-        "repo_id = $1), "
-        "(SELECT count(*) FROM job_states WHERE repo_id = $1), (SELECT count(*) FROM sessions WHERE repo_id "
-        "= $1), "
+        "SELECT (SELECT count(*) FROM events WHERE repo_id = $1), "
+        "(SELECT count(*) FROM dlq_items WHERE repo_id = $1), "
+        "(SELECT count(*) FROM job_states WHERE repo_id = $1), "
+        "(SELECT count(*) FROM sessions WHERE repo_id = $1), "
         "(SELECT count(*) FROM workflow_checkpoints WHERE repo_id = $1), "
         "(SELECT count(*) FROM unparsed_lines WHERE repo_id = $1), "
         "(SELECT count(*) FROM import_sources WHERE repo_id = $1)",
@@ -636,9 +635,8 @@ class PostgresTxn : public engine::WriteTxn {
     b.Add(first_seq);
     b.Add(last_seq);
     b.Add(source_id);
-    Each(Rows("SELECT line_no, json FROM events WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 AND source_id = "
-              "$4 "
-              "ORDER BY seq",
+    Each(Rows("SELECT line_no, json FROM events "
+              "WHERE repo_id = $1 AND seq BETWEEN $2 AND $3 AND source_id = $4 ORDER BY seq",
               b),
          [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
   }
