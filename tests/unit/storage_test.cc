@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <random>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -166,6 +168,81 @@ TEST_CASE("DLQ: add, get, list with filters, stats, mark, remove, purge") {
   CHECK(storage.PurgeDlqItems(*ParseTimestamp("2025-09-20T11:30:00Z")) == 1);  // item_1 of job
   CHECK(storage.ListDlqItems(by_job).size() == 1);
   CHECK(storage.ListDlqJobs() == std::vector<std::string>{"mapreduce-1", "mapreduce-2"});
+}
+
+// The statistics are kept as items change (migration 0005 on SQLite): after
+// every kind of change they equal a count over the items themselves.
+TEST_CASE("DLQ statistics equal a count over the items after every kind of change") {
+  Sandbox sb;
+  auto storage = sb.Open();
+  auto counted = [&](const std::string& job) {
+    DlqFilter filter;
+    if (!job.empty()) filter.job_id = job;
+    DlqStats want;
+    std::map<std::string, int64_t> by_signature;
+    for (const DlqItem& d : storage.ListDlqItems(filter)) {
+      ++want.total_items;
+      want.eligible_for_reprocess += d.reprocess_eligible;
+      want.requiring_manual_review += d.manual_review_required;
+      want.marked_for_reprocess += d.reprocess_requested_at.has_value();
+      if (!want.oldest_item || d.first_attempt < *want.oldest_item) want.oldest_item = d.first_attempt;
+      if (!want.newest_item || d.last_attempt > *want.newest_item) want.newest_item = d.last_attempt;
+      ++by_signature[d.error_signature];
+    }
+    for (const auto& [signature, n] : by_signature) want.error_categories.push_back({signature, n});
+    std::stable_sort(want.error_categories.begin(), want.error_categories.end(),
+                     [](const GroupCount& a, const GroupCount& b) { return a.count > b.count; });
+    return want;
+  };
+  auto check = [&](const std::string& job) {
+    CAPTURE(job);
+    const DlqStats got = storage.GetDlqStats(job);
+    const DlqStats want = counted(job);
+    CHECK(got.total_items == want.total_items);
+    CHECK(got.eligible_for_reprocess == want.eligible_for_reprocess);
+    CHECK(got.requiring_manual_review == want.requiring_manual_review);
+    CHECK(got.marked_for_reprocess == want.marked_for_reprocess);
+    CHECK(got.oldest_item == want.oldest_item);
+    CHECK(got.newest_item == want.newest_item);
+    REQUIRE(got.error_categories.size() == want.error_categories.size());
+    for (size_t i = 0; i < got.error_categories.size(); ++i) {
+      CHECK(got.error_categories[i].key == want.error_categories[i].key);
+      CHECK(got.error_categories[i].count == want.error_categories[i].count);
+    }
+  };
+  const std::string signatures[] = {"Timeout::agent timed out", "Unknown::exit 1", "Unknown::exit 2"};
+  std::mt19937 rng(12);
+  for (int step = 0; step < 300; ++step) {
+    const std::string job = fmt::format("job-{}", rng() % 3);
+    const std::string item = fmt::format("item_{}", rng() % 12);
+    const std::string last = fmt::format("2025-09-20T1{}:00:00Z", rng() % 10);
+    switch (rng() % 6) {
+      case 0:
+      case 1:  // add, or replace an item with another signature or eligibility
+        storage.AddDlqItem(job, DlqItemJson(item, last, signatures[rng() % 3], rng() % 2 == 0));
+        break;
+      case 2:
+        storage.RemoveDlqItem(job, item);
+        break;
+      case 3:
+        storage.MarkDlqForReprocessing(job);
+        break;
+      case 4:
+        if (storage.GetDlqItem(job, item)) {
+          const std::string ids[] = {item};
+          storage.MarkDlqForReprocessing(job, ids);
+        }
+        break;
+      case 5:
+        if (rng() % 4 == 0) storage.PurgeDlqItems(*ParseTimestamp(last), rng() % 2 ? job : "");
+        break;
+    }
+    if (step % 10 == 0) {
+      check("");
+      for (int j = 0; j < 3; ++j) check(fmt::format("job-{}", j));
+    }
+  }
+  check("");
 }
 
 TEST_CASE("sessions: save, load, list, update status keeping the document, delete") {

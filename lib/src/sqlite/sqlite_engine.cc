@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -384,36 +385,45 @@ class SqliteTxn : public engine::WriteTxn {
     Each(q, fn);
   }
   DlqStats DlqStatistics(std::string_view job_id) override {
-    DlqStats stats;
+    // The counts come from dlq_stats, one row per job and error signature,
+    // kept by migration 0005's triggers; the oldest and newest attempt from
+    // one index lookup per job. Nothing reads the items themselves.
     // Separate statements for one job and for all: "?1 IS NULL OR job_id = ?1"
-    // would keep SQLite from using the primary key, scanning every job's items.
+    // would keep SQLite from using the keys.
     const bool one = !job_id.empty();
-    SQLite::Statement& q = Prepare(
-        one ? "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), "
-              "0), "
-              "coalesce(sum(reprocess_requested_at IS NOT NULL), 0), min(first_attempt), max(last_attempt) "
-              "FROM dlq_items WHERE job_id = ?1"
-            : "SELECT count(*), coalesce(sum(reprocess_eligible), 0), coalesce(sum(manual_review_required), "
-              "0), "
-              "coalesce(sum(reprocess_requested_at IS NOT NULL), 0), min(first_attempt), max(last_attempt) "
-              "FROM dlq_items");
-    if (one) BindText(q, 1, job_id);
-    q.executeStep();
-    stats.total_items = q.getColumn(0).getInt64();
-    stats.eligible_for_reprocess = q.getColumn(1).getInt64();
-    stats.requiring_manual_review = q.getColumn(2).getInt64();
-    stats.marked_for_reprocess = q.getColumn(3).getInt64();
-    if (!q.getColumn(4).isNull()) stats.oldest_item = q.getColumn(4).getString();
-    if (!q.getColumn(5).isNull()) stats.newest_item = q.getColumn(5).getString();
-    q.reset();
-    SQLite::Statement& g = Prepare(
-        one ? "SELECT coalesce(error_signature, ''), count(*) FROM dlq_items WHERE job_id = ?1 "
-              "GROUP BY 1 ORDER BY 2 DESC, 1"
-            : "SELECT coalesce(error_signature, ''), count(*) FROM dlq_items GROUP BY 1 ORDER BY 2 DESC, 1");
+    SQLite::Statement& g =
+        Prepare(one ? "SELECT error_signature, items, eligible, manual_review, marked FROM dlq_stats "
+                      "WHERE job_id = ?1"
+                    : "SELECT error_signature, sum(items), sum(eligible), sum(manual_review), sum(marked) "
+                      "FROM dlq_stats GROUP BY error_signature");
     if (one) BindText(g, 1, job_id);
-    while (g.executeStep())
-      stats.error_categories.push_back({g.getColumn(0).getString(), g.getColumn(1).getInt64()});
+    DlqStats stats;
+    while (g.executeStep()) {
+      const int64_t items = g.getColumn(1).getInt64();
+      stats.total_items += items;
+      stats.eligible_for_reprocess += g.getColumn(2).getInt64();
+      stats.requiring_manual_review += g.getColumn(3).getInt64();
+      stats.marked_for_reprocess += g.getColumn(4).getInt64();
+      stats.error_categories.push_back({g.getColumn(0).getString(), items});
+    }
     g.reset();
+    // Most frequent first, then by signature (byte order, as SQLite sorts).
+    std::sort(stats.error_categories.begin(), stats.error_categories.end(),
+              [](const GroupCount& a, const GroupCount& b) {
+                return a.count != b.count ? a.count > b.count : a.key < b.key;
+              });
+    SQLite::Statement& t =
+        Prepare(one ? "SELECT (SELECT min(first_attempt) FROM dlq_items WHERE job_id = ?1), "
+                      "(SELECT max(last_attempt) FROM dlq_items WHERE job_id = ?1)"
+                    : "SELECT min((SELECT min(first_attempt) FROM dlq_items d WHERE d.job_id = s.job_id)), "
+                      "max((SELECT max(last_attempt) FROM dlq_items d WHERE d.job_id = s.job_id)) "
+                      "FROM (SELECT DISTINCT job_id FROM dlq_stats) AS s");
+    if (one) BindText(t, 1, job_id);
+    if (t.executeStep()) {
+      if (!t.getColumn(0).isNull()) stats.oldest_item = t.getColumn(0).getString();
+      if (!t.getColumn(1).isNull()) stats.newest_item = t.getColumn(1).getString();
+    }
+    t.reset();
     return stats;
   }
   engine::Removed PurgeDlq(int64_t cutoff_ns, std::string_view job_id) override {
