@@ -146,7 +146,8 @@ void Connection::Open(bool create) {
                     path_.string(), tables));
   }
   Configure();
-  ApplyMigrations();
+  // Nothing to migrate is the common case: no further look at the version.
+  if (version < LatestSchemaVersion()) ApplyMigrations();
 }
 
 Connection::~Connection() {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <set>
 #include <system_error>
 
@@ -92,7 +93,16 @@ bool DeleteDocument(GlobalStorage::Impl& impl, const internal::DocumentKind& kin
 
 }  // namespace
 
-RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConfig& config) {
+namespace {
+
+// What a candidate folder's database records: the repository's canonical path,
+// or nullopt when it records none (being created, or not ours).
+using RecordedFn = std::function<std::optional<std::string>(const RepositoryLocation&)>;
+
+// The folder of `repo_path` under the root: the first candidate whose database
+// does not exist yet or records this repository (asked through `recorded_in`).
+RepositoryLocation FindRepositoryFolder(const fs::path& repo_path, const StorageConfig& config,
+                                        const RecordedFn& recorded_in) {
   std::error_code ec;
   RepositoryLocation loc;
   loc.canonical_path = fs::canonical(repo_path, ec);
@@ -122,12 +132,20 @@ RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConf
     loc.db_path = loc.dir / "prodigy.db";
     loc.exists = fs::exists(loc.db_path, ec);
     if (!loc.exists) return loc;
-    auto recorded = RecordedRepository(loc.db_path, config);
+    auto recorded = recorded_in(loc);
     if (!recorded || *recorded == loc.canonical_path.string()) return loc;
   }
   throw Error::Config(fmt::format("both {} and {} belong to other repositories; move one aside",
                                   (config.storage_dir / candidates[0]).string(),
                                   (config.storage_dir / candidates[1]).string()));
+}
+
+}  // namespace
+
+RepositoryLocation LocateRepository(const fs::path& repo_path, const StorageConfig& config) {
+  return FindRepositoryFolder(repo_path, config, [&](const RepositoryLocation& candidate) {
+    return RecordedRepository(candidate.db_path, config);
+  });
 }
 
 namespace internal {
@@ -167,13 +185,35 @@ GlobalStorage OpenStore(const fs::path& repo_path, const StorageConfig& config) 
   // A second pass covers the race where another repository claims the folder
   // between LocateRepository and our claim.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    RepositoryLocation loc = LocateRepository(repo_path, config);
-    internal::EnsureDir(loc.dir, 0700);
-    std::unique_ptr<engine::Engine> engine = OpenSqliteEngine(loc.db_path, config);
+    // The database is opened once: the engine that read a candidate's recorded
+    // repository is kept when the candidate is ours (or not yet claimed).
     // Usually the row is there: read it without taking the write lock, which
     // busy writers of this repository may be holding.
+    std::unique_ptr<engine::Engine> engine;
     std::optional<std::string> recorded;
-    engine->Read([&](engine::ReadTxn& txn) { recorded = txn.RecordedRepository(); });
+    RepositoryLocation loc =
+        FindRepositoryFolder(repo_path, config, [&](const RepositoryLocation& candidate) {
+          std::unique_ptr<engine::Engine> opened;
+          try {
+            opened = OpenSqliteEngine(candidate.db_path, config, /*create=*/false);
+          } catch (const Error&) {
+            // Unreadable, foreign or newer: the read-only look decides whose
+            // it is; opening it below then reports the error.
+            return RecordedRepository(candidate.db_path, config);
+          }
+          std::optional<std::string> found;
+          opened->Read([&](engine::ReadTxn& txn) { found = txn.RecordedRepository(); });
+          if (!found || *found == candidate.canonical_path.string()) {
+            engine = std::move(opened);
+            recorded = found;
+          }
+          return found;
+        });
+    if (!engine) {
+      internal::EnsureDir(loc.dir, 0700);
+      engine = OpenSqliteEngine(loc.db_path, config);
+      engine->Read([&](engine::ReadTxn& txn) { recorded = txn.RecordedRepository(); });
+    }
     if (!recorded) {
       engine->Write([&](engine::WriteTxn& txn) {
         recorded = txn.ClaimRepository(loc.canonical_path.string(), loc.name, Now());
