@@ -55,7 +55,8 @@ void CheckNothingLost(const Sandbox& sb, const TreeSnapshot& repo_before, const 
   // Every original is unchanged, or removed only after its import was recorded.
   auto check_tree = [&](const fs::path& base, const TreeSnapshot& before) {
     for (const auto& [rel, content] : before.files) {
-      INFO(rel);
+      const std::string& file = rel;  // clang 14 cannot capture a structured binding in INFO
+      INFO(file);
       const fs::path p = base / rel;
       if (fs::exists(p)) {
         CHECK(ReadAll(p) == content);

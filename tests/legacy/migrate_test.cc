@@ -268,7 +268,8 @@ TEST_CASE(
   CHECK(Snapshot(sb.repo) == repo_before);
   TreeSnapshot root_now = Snapshot(sb.root);
   for (const auto& [rel, content] : root_before.files) {
-    INFO(rel);
+    const std::string& file = rel;  // clang 14 cannot capture a structured binding in INFO
+    INFO(file);
     CHECK(root_now.files.at(rel) == content);
   }
 
