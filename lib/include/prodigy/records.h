@@ -140,6 +140,27 @@ struct TableCounts {
   int64_t workflow_checkpoints = 0;
   int64_t unparsed_lines = 0;
   int64_t import_sources = 0;
+
+  // Calls fn(table name, count) for each table in the order above: JSON
+  // output and backup manifests name the counts so, in one place.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    ForEachOf(*this, fn);
+  }
+  template <typename Fn>
+  void ForEach(Fn&& fn) {
+    ForEachOf(*this, fn);
+  }
+  template <typename Counts, typename Fn>
+  static void ForEachOf(Counts& c, Fn& fn) {
+    fn("events", c.events);
+    fn("dlq_items", c.dlq_items);
+    fn("job_states", c.job_states);
+    fn("sessions", c.sessions);
+    fn("workflow_checkpoints", c.workflow_checkpoints);
+    fn("unparsed_lines", c.unparsed_lines);
+    fn("import_sources", c.import_sources);
+  }
 };
 
 // A difference between the mirror files and the database.

@@ -31,14 +31,10 @@ constexpr int kFormatVersion = 1;
 constexpr std::string_view kManifestSuffix = ".manifest.json";
 constexpr std::string_view kDataSuffix = ".db.gz";
 
-Json CountsJson(const TableCounts& c) {
-  return Json{{"events", c.events},
-              {"dlq_items", c.dlq_items},
-              {"job_states", c.job_states},
-              {"sessions", c.sessions},
-              {"workflow_checkpoints", c.workflow_checkpoints},
-              {"unparsed_lines", c.unparsed_lines},
-              {"import_sources", c.import_sources}};
+Json CountsJson(const TableCounts& counts) {
+  Json j = Json::object();
+  counts.ForEach([&](const char* table, int64_t n) { j[table] = n; });
+  return j;
 }
 
 }  // namespace
@@ -85,13 +81,7 @@ BackupInfo ParseManifest(const std::string& text, const std::string& where) {
     b.schema_version = j.at("schema_version").get<int>();
     b.created_at = j.at("created_at").get<std::string>();
     const Json& c = j.at("counts");
-    b.counts.events = c.value("events", int64_t{0});
-    b.counts.dlq_items = c.value("dlq_items", int64_t{0});
-    b.counts.job_states = c.value("job_states", int64_t{0});
-    b.counts.sessions = c.value("sessions", int64_t{0});
-    b.counts.workflow_checkpoints = c.value("workflow_checkpoints", int64_t{0});
-    b.counts.unparsed_lines = c.value("unparsed_lines", int64_t{0});
-    b.counts.import_sources = c.value("import_sources", int64_t{0});
+    b.counts.ForEach([&](const char* table, int64_t& n) { n = c.value(table, int64_t{0}); });
     b.db_bytes = j.at("db_bytes").get<int64_t>();
     b.db_sha256 = j.at("db_sha256").get<std::string>();
     b.file_bytes = j.at("file_bytes").get<int64_t>();
