@@ -29,7 +29,9 @@ inline fs::path TestData() {
 
 inline fs::path SharedData() {
   const char* dir = std::getenv("PRODIGY_SHARED_DATA");
-  REQUIRE_MESSAGE(dir != nullptr, "PRODIGY_SHARED_DATA is not set (run the tests through meson)");
+  REQUIRE_MESSAGE(dir != nullptr,
+                  "PRODIGY_SHARED_DATA is not set: meson sets it when ../shared is beside the checkout; "
+                  "elsewhere export it (the folder shared/data/prodigy-real)");
   return dir;
 }
 

@@ -288,7 +288,9 @@ TEST_CASE("workflow checkpoints: save, load, list newest first, latest, delete")
 
 TEST_CASE("the 37 real workflow checkpoints Prodigy wrote round-trip byte for byte") {
   const char* data = std::getenv("PRODIGY_SHARED_DATA");
-  REQUIRE_MESSAGE(data != nullptr, "PRODIGY_SHARED_DATA is set by meson test");
+  REQUIRE_MESSAGE(data != nullptr,
+                  "PRODIGY_SHARED_DATA is not set: meson sets it when ../shared is beside the checkout; "
+                  "elsewhere export it");
   const fs::path dir = fs::path(data) / "checkpoints";
   REQUIRE(fs::is_directory(dir));
   Sandbox sb;
