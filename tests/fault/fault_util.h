@@ -227,7 +227,8 @@ inline void CheckMigrationRecovers(const Sandbox& sb, const std::map<std::string
       if (r.status == "removed") verified.insert(fs::path(r.path).lexically_relative(sb.repo).string());
     }
   }
-  for (const auto& [rel, bytes] : originals) {
+  for (const auto& [name, bytes] : originals) {
+    const std::string& rel = name;  // clang 14 cannot capture a structured binding in CHECK_MESSAGE
     if (!fs::exists(sb.repo / rel)) {
       CHECK_MESSAGE(verified.count(rel), rel, " was deleted without a verified import");
     } else {
