@@ -177,9 +177,8 @@ class ReadTxn {
   virtual void Changes(int64_t after, int64_t upto, const std::function<void(const Change&)>& fn) = 0;
 
   // -- Import ledger and what imports keep --
+  // (One row by id, or all of them: legacy/ledger.h, through Get and Scan.)
   virtual std::vector<LedgerRow> LedgerByPath(std::string_view path) = 0;
-  virtual std::optional<LedgerRow> LedgerById(int64_t id) = 0;
-  virtual std::vector<LedgerRow> LedgerAll() = 0;
   // Rows of the source removed or replaced after its import.
   virtual int64_t RowsChanged(int64_t source_id) = 0;
   virtual bool HasBlob(int64_t source_id) = 0;

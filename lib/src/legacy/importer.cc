@@ -193,7 +193,7 @@ std::string ImportDocument(engine::WriteTxn& txn, const Source& source, const Fi
         "kept; this document is kept verbatim for export --legacy",
         doc.kind->table->name, KeyText(doc));
   }
-  const std::optional<LedgerRow> owner = txn.LedgerById(*existing->source_id);
+  const std::optional<LedgerRow> owner = LedgerById(txn, *existing->source_id);
   if (owner && !IsNewer(doc, source, stat, *existing, *owner)) {
     StoreBlob(txn, row->id, text);
     return fmt::format(

@@ -8,6 +8,20 @@
 
 namespace prodigy::internal::legacy {
 
+std::optional<LedgerRow> LedgerById(engine::ReadTxn& txn, int64_t id) {
+  std::optional<LedgerRow> out;
+  const engine::Value key[] = {id};
+  txn.Get(engine::tables::kImportSources, key, FirstInto(&out, engine::tables::kLedgerCodec));
+  return out;
+}
+
+std::vector<LedgerRow> LedgerAll(engine::ReadTxn& txn) {
+  std::vector<LedgerRow> out;
+  txn.Scan(engine::tables::kImportSources, {}, /*descending=*/false,
+           CollectInto(&out, engine::tables::kLedgerCodec));
+  return out;
+}
+
 void LedgerSetStatus(engine::WriteTxn& txn, int64_t id, const char* status) {
   txn.LedgerSetStatus(id, status, FormatTimestamp(NowNs()));
 }

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ using engine::LedgerRow;
 inline constexpr const char* kStatusImported = "imported";
 inline constexpr const char* kStatusVerified = "verified";
 inline constexpr const char* kStatusRemoved = "removed";
+
+// One ledger row by id, and every row by id: the engine's generic Get and
+// Scan with the ledger's codec, so every engine reads them alike.
+std::optional<LedgerRow> LedgerById(engine::ReadTxn& txn, int64_t id);
+std::vector<LedgerRow> LedgerAll(engine::ReadTxn& txn);
 
 // Sets the status (and its time) of a ledger row.
 void LedgerSetStatus(engine::WriteTxn& txn, int64_t id, const char* status);

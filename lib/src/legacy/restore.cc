@@ -89,7 +89,7 @@ std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& d
   GlobalStorage::Impl& impl = internal::ImplOf(storage);
   const std::shared_ptr<void> bulk = impl.engine->BulkReads();
   std::vector<legacy::LedgerRow> rows;
-  impl.engine->Read([&](engine::ReadTxn& txn) { rows = txn.LedgerAll(); });
+  impl.engine->Read([&](engine::ReadTxn& txn) { rows = legacy::LedgerAll(txn); });
   internal::EnsureDir(dir, 0755);
   std::vector<ExportedFile> out;
   std::set<std::string> used;
@@ -135,7 +135,7 @@ std::vector<ExportedFile> ExportLegacy(GlobalStorage& storage, const fs::path& d
 std::vector<ImportRecord> ListImports(GlobalStorage& storage) {
   GlobalStorage::Impl& impl = internal::ImplOf(storage);
   std::vector<legacy::LedgerRow> rows;
-  impl.engine->Read([&](engine::ReadTxn& txn) { rows = txn.LedgerAll(); });
+  impl.engine->Read([&](engine::ReadTxn& txn) { rows = legacy::LedgerAll(txn); });
   std::vector<ImportRecord> out;
   for (const legacy::LedgerRow& r : rows) {
     ImportRecord rec;
@@ -162,7 +162,7 @@ std::vector<ImportProblem> CheckImports(GlobalStorage& storage) {
   GlobalStorage::Impl& impl = internal::ImplOf(storage);
   const std::shared_ptr<void> bulk = impl.engine->BulkReads();
   std::vector<legacy::LedgerRow> rows;
-  impl.engine->Read([&](engine::ReadTxn& txn) { rows = txn.LedgerAll(); });
+  impl.engine->Read([&](engine::ReadTxn& txn) { rows = legacy::LedgerAll(txn); });
   std::vector<ImportProblem> out;
   for (const legacy::LedgerRow& r : rows) {
     std::string problem;

@@ -610,8 +610,6 @@ class PostgresTxn : public engine::WriteTxn {
 
   // ---- import ledger (sync copies it; the importer writes to SQLite) ----
   std::vector<engine::LedgerRow> LedgerByPath(std::string_view path) override;
-  std::optional<engine::LedgerRow> LedgerById(int64_t id) override;
-  std::vector<engine::LedgerRow> LedgerAll() override;
   int64_t RowsChanged(int64_t source_id) override {
     Binds b(repo_id_);
     b.Add(source_id);
@@ -940,23 +938,6 @@ std::vector<engine::LedgerRow> PostgresTxn::LedgerByPath(std::string_view path) 
   b.Add(path);
   std::vector<engine::LedgerRow> out;
   Each(Rows(sql, b), [&](const engine::RowView& r) {
-    out.push_back(tables::kLedgerCodec.Read(r));
-    return true;
-  });
-  return out;
-}
-std::optional<engine::LedgerRow> PostgresTxn::LedgerById(int64_t id) {
-  std::optional<engine::LedgerRow> out;
-  const Value key[] = {id};
-  Get(tables::kImportSources, key, [&](const engine::RowView& r) {
-    out = tables::kLedgerCodec.Read(r);
-    return false;
-  });
-  return out;
-}
-std::vector<engine::LedgerRow> PostgresTxn::LedgerAll() {
-  std::vector<engine::LedgerRow> out;
-  Scan(tables::kImportSources, {}, false, [&](const engine::RowView& r) {
     out.push_back(tables::kLedgerCodec.Read(r));
     return true;
   });

@@ -625,23 +625,6 @@ class SqliteTxn : public engine::WriteTxn {
     BindText(q, 1, path);
     return LedgerRows(q);
   }
-  std::optional<engine::LedgerRow> LedgerById(int64_t id) override {
-    std::optional<engine::LedgerRow> out;
-    const Value key[] = {id};
-    Get(tables::kImportSources, key, [&](const engine::RowView& r) {
-      out = tables::kLedgerCodec.Read(r);
-      return false;
-    });
-    return out;
-  }
-  std::vector<engine::LedgerRow> LedgerAll() override {
-    std::vector<engine::LedgerRow> out;
-    Scan(tables::kImportSources, {}, false, [&](const engine::RowView& r) {
-      out.push_back(tables::kLedgerCodec.Read(r));
-      return true;
-    });
-    return out;
-  }
   int64_t RowsChanged(int64_t source_id) override {
     SQLite::Statement& q = Prepare("SELECT rows_changed FROM import_sources WHERE id = ?1");
     q.bind(1, source_id);
