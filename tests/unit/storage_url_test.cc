@@ -75,6 +75,16 @@ TEST_CASE("the engine a URL selects; a typo is an error naming the URL without i
   }
 }
 
+// Found by the config fuzz target: a URL without a scheme in a config file
+// was reported without naming the file.
+TEST_CASE("a storage URL in config.toml that is no URL names the file and the key") {
+  TempDir tmp;
+  const fs::path file = tmp / ".prodigy/config.toml";
+  WriteAll(file, "storage_url = \"~/prodigy-data\"\nmirrors = false\n");
+  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
+                      file.string() + ": key 'storage_url' storage URL '~/prodigy-data' is neither a URL");
+}
+
 TEST_CASE("RedactStorageUrl masks every password form and keeps the rest") {
   CHECK(RedactStorageUrl("postgresql://bob:hunter2@db.example:5433/prodigy") ==
         "postgresql://bob:***@db.example:5433/prodigy");

@@ -106,6 +106,13 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       // Read in order ~/.prodigy/config.toml, then the root's: the root's wins.
       config->storage_url = want_string();
       config->storage_url_source = StorageDirSource::kConfig;
+      // Checked here, where the file and key can be named; a URL from the
+      // flag or the environment is checked after all sources are read.
+      try {
+        EngineForUrl(config->storage_url);
+      } catch (const Error& e) {
+        BadKey(file, key, e.message());
+      }
     } else if (key == "repository_key") {
       const std::string v = want_string();
       if (v.empty()) BadKey(file, key, "must not be empty (leave it out to use the folder name)");
