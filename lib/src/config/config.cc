@@ -60,6 +60,19 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       if (!value.is_string()) BadKey(file, key, "must be a string");
       return value.as_string()->get();
     };
+    auto want_int = [&](int64_t lo, int64_t hi) {
+      if (!value.is_integer() || value.as_integer()->get() < lo || value.as_integer()->get() > hi) {
+        BadKey(file, key, fmt::format("must be an integer from {} to {}", lo, hi));
+      }
+      return static_cast<int>(value.as_integer()->get());
+    };
+    // One of two words, each standing for a setting.
+    auto want_either = [&](const char* a, auto a_value, const char* b, decltype(a_value) b_value) {
+      const std::string v = want_string();
+      if (v == a) return a_value;
+      if (v == b) return b_value;
+      BadKey(file, key, fmt::format("must be \"{}\" or \"{}\", not \"{}\"", a, b, v));
+    };
     if (key == "storage_dir") {
       if (!allow_storage_dir) {
         BadKey(file, key, "is only read from ~/.prodigy/config.toml (a root cannot move itself)");
@@ -75,31 +88,13 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
     } else if (key == "mirrors") {
       config->mirrors = want_bool();
     } else if (key == "synchronous") {
-      const std::string v = want_string();
-      if (v == "normal")
-        config->synchronous = Synchronous::kNormal;
-      else if (v == "full")
-        config->synchronous = Synchronous::kFull;
-      else
-        BadKey(file, key, fmt::format("must be \"normal\" or \"full\", not \"{}\"", v));
+      config->synchronous = want_either("normal", Synchronous::kNormal, "full", Synchronous::kFull);
     } else if (key == "busy_timeout_ms") {
-      if (!value.is_integer() || value.as_integer()->get() < 0 || value.as_integer()->get() > 3'600'000) {
-        BadKey(file, key, "must be an integer from 0 to 3600000");
-      }
-      config->busy_timeout_ms = static_cast<int>(value.as_integer()->get());
+      config->busy_timeout_ms = want_int(0, 3'600'000);
     } else if (key == "state_versions_kept") {
-      if (!value.is_integer() || value.as_integer()->get() < 1 || value.as_integer()->get() > 1000) {
-        BadKey(file, key, "must be an integer from 1 to 1000");
-      }
-      config->state_versions_kept = static_cast<int>(value.as_integer()->get());
+      config->state_versions_kept = want_int(1, 1000);
     } else if (key == "migration") {
-      const std::string v = want_string();
-      if (v == "auto")
-        config->migration = MigrationPolicy::kAuto;
-      else if (v == "off")
-        config->migration = MigrationPolicy::kOff;
-      else
-        BadKey(file, key, fmt::format("must be \"auto\" or \"off\", not \"{}\"", v));
+      config->migration = want_either("auto", MigrationPolicy::kAuto, "off", MigrationPolicy::kOff);
     } else if (key == "allow_network_filesystem") {
       config->allow_network_filesystem = want_bool();
     } else if (key == "storage_url") {

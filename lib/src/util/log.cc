@@ -36,26 +36,26 @@ spdlog::logger& Log() {
 
 }  // namespace internal
 
-void SetLogLevel(LogLevel level) {
-  spdlog::level::level_enum l = spdlog::level::warn;
+namespace {
+
+spdlog::level::level_enum SpdlogLevel(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug:
-      l = spdlog::level::debug;
-      break;
+      return spdlog::level::debug;
     case LogLevel::kInfo:
-      l = spdlog::level::info;
-      break;
+      return spdlog::level::info;
     case LogLevel::kWarn:
-      l = spdlog::level::warn;
-      break;
+      return spdlog::level::warn;
     case LogLevel::kError:
-      l = spdlog::level::err;
-      break;
+      return spdlog::level::err;
     case LogLevel::kOff:
-      l = spdlog::level::off;
-      break;
+      return spdlog::level::off;
   }
-  internal::Log().set_level(l);
+  return spdlog::level::warn;
 }
+
+}  // namespace
+
+void SetLogLevel(LogLevel level) { internal::Log().set_level(SpdlogLevel(level)); }
 
 }  // namespace prodigy
