@@ -183,7 +183,7 @@ GlobalStorage OpenStore(const fs::path& repo_path, const StorageConfig& config) 
   if (EngineOf(config) == Engine::kPostgres) return OpenServerStore(repo_path, config);
   PrepareRoot(config);
   // A second pass covers the race where another repository claims the folder
-  // between LocateRepository and our claim.
+  // between finding it free and our claim.
   for (int attempt = 0; attempt < 3; ++attempt) {
     // The database is opened once: the engine that read a candidate's recorded
     // repository is kept when the candidate is ours (or not yet claimed).
