@@ -20,7 +20,7 @@ void BindText(sqlite3_stmt* s, int i, const std::string& v) {
 
 }  // namespace
 
-RawStore::RawStore(const std::filesystem::path& db_path) {
+RawStore::RawStore(const std::filesystem::path& db_path, bool full_sync) {
   if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     throw std::runtime_error(fmt::format("cannot open {}", db_path.string()));
@@ -28,7 +28,7 @@ RawStore::RawStore(const std::filesystem::path& db_path) {
   sqlite3_busy_timeout(db_, 30000);
   // The settings of internal::Connection::Configure(), one for one.
   Exec("PRAGMA journal_mode=WAL");
-  Exec("PRAGMA synchronous=NORMAL");
+  Exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   Exec("PRAGMA cache_size=-16000");
   Exec("PRAGMA mmap_size=268435456");
   Exec("PRAGMA journal_size_limit=67108864");

@@ -16,7 +16,8 @@ namespace prodigy::bench {
 
 class RawStore {
  public:
-  explicit RawStore(const std::filesystem::path& db_path);
+  // full_sync: synchronous=FULL (one WAL sync per commit) instead of NORMAL.
+  explicit RawStore(const std::filesystem::path& db_path, bool full_sync = false);
   ~RawStore();
   RawStore(const RawStore&) = delete;
   RawStore& operator=(const RawStore&) = delete;

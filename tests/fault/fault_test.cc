@@ -61,6 +61,10 @@ class PathRunner {
   explicit PathRunner(const WritePath& path) : path_(path) {
     config_ = sb_.Config();
     config_.synchronous = path.synchronous;
+    // Mirror files are written by FlushMirrors() inside the armed window, not
+    // by the store's thread at a time of its choosing: the Nth operation is the
+    // same one in every trial, and the mirror's reads meet the faults too.
+    config_.mirror_delay_ms = 60'000;
     {
       GlobalStorage s = GlobalStorage::OpenWithConfig(sb_.repo, config_);
       path_.setup(s);
@@ -72,6 +76,7 @@ class PathRunner {
     GlobalStorage s = GlobalStorage::OpenWithConfig(sb_.repo, config_);
     fault::Arm(Op::kAny, 0, SQLITE_OK, false);  // count only
     path_.run(s);
+    s.FlushMirrors();
     for (int i = 0; i <= static_cast<int>(Op::kAny); ++i) counts_[i] = fault::Count(static_cast<Op>(i));
     fault::Disarm();
     after_ = Fingerprint(s);
@@ -106,7 +111,10 @@ class PathRunner {
     ++tally_.trials;
     GlobalStorage s = GlobalStorage::OpenWithConfig(sb_.repo, config_);
     fault::Arm(kind.op, n, kind.error, persistent);
-    const auto error = Outcome([&] { path_.run(s); });
+    const auto error = Outcome([&] {
+      path_.run(s);
+      s.FlushMirrors();
+    });
     fault::Disarm();
     if (!fault::Fired()) return;  // the clean run's count differs by a retry: nothing was injected
     ++tally_.fired;

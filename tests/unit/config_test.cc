@@ -101,6 +101,22 @@ TEST_CASE("every setting of the config file is read") {
   CHECK(c.allow_network_filesystem);
 }
 
+TEST_CASE("mirrors: written within mirror_delay_ms by default, or \"sync\" before each call returns") {
+  TempDir tmp;
+  StorageConfig c = ResolveConfig(Opts(tmp.path()));
+  CHECK(c.mirrors);
+  CHECK(c.mirror_delay_ms == 50);
+  WriteAll(tmp / ".prodigy/config.toml", "mirror_delay_ms = 200\n");
+  CHECK(ResolveConfig(Opts(tmp.path())).mirror_delay_ms == 200);
+  // "sync" wins over a delay in the same file, whatever the order.
+  WriteAll(tmp / ".prodigy/config.toml", "mirrors = \"sync\"\nmirror_delay_ms = 200\n");
+  c = ResolveConfig(Opts(tmp.path()));
+  CHECK(c.mirrors);
+  CHECK(c.mirror_delay_ms == 0);
+  WriteAll(tmp / ".prodigy/config.toml", "mirror_delay_ms = 200\nmirrors = \"sync\"\n");
+  CHECK(ResolveConfig(Opts(tmp.path())).mirror_delay_ms == 0);
+}
+
 TEST_CASE("a root's own config.toml applies on top, but cannot move the root") {
   TempDir tmp;
   ResolveOptions o = Opts(tmp / "home");
@@ -120,7 +136,13 @@ TEST_CASE("config file errors name the file and the key") {
                       file.string() + ": key 'storage_dri' is not a known setting");
   WriteAll(file, "mirrors = \"yes\"\n");
   CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
-                      "key 'mirrors' must be true or false");
+                      file.string() + ": key 'mirrors' must be true, false or \"sync\"");
+  WriteAll(file, "mirrors = 1\n");
+  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
+                      "key 'mirrors' must be true, false or \"sync\"");
+  WriteAll(file, "mirror_delay_ms = 60001\n");
+  CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
+                      "key 'mirror_delay_ms' must be an integer from 0 to 60000");
   WriteAll(file, "synchronous = \"sometimes\"\n");
   CHECK_PRODIGY_ERROR(ResolveConfig(Opts(tmp.path())), ErrorCode::kConfig,
                       "must be \"normal\" or \"full\", not \"sometimes\"");

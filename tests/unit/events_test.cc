@@ -184,10 +184,12 @@ TEST_CASE("deleting events by time rewrites the job's mirror") {
   CHECK(storage.ReadEvents("j").size() == 5);
   std::string expected;
   for (int i = 5; i < 10; ++i) expected += EventJson(i) + "\n";
+  storage.FlushMirrors();
   if (!OnPostgres()) CHECK(ReadAll(sb.root / "my-repo" / "events" / "j" / "events.jsonl") == expected);
   EventQuery all;
   all.job_id = "j";
   CHECK(storage.DeleteEvents(all) == 5);
+  storage.FlushMirrors();
   CHECK_FALSE(fs::exists(sb.root / "my-repo" / "events" / "j"));
 }
 

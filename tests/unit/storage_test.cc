@@ -306,6 +306,7 @@ TEST_CASE("the 37 real workflow checkpoints Prodigy wrote round-trip byte for by
     CHECK(back->json == text);
     CHECK(back->status == "Running");
     // The mirror file is the same bytes as Prodigy's original (mirrors are SQLite-side).
+    storage.FlushMirrors();
     if (!OnPostgres()) CHECK(ReadAll(sb.root / "my-repo" / "checkpoints" / entry.path().filename()) == text);
     ++n;
   }

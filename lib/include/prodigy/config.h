@@ -37,8 +37,13 @@ struct StorageConfig {
   // Config files that were read, in order (may be empty).
   std::vector<std::filesystem::path> config_files;
 
-  // Write JSON mirror files after each commit.
+  // Write JSON mirror files of the database's rows.
   bool mirrors = true;
+  // How long after a commit its mirror files may be written, in milliseconds:
+  // commits within this delay are mirrored together by a thread of the store
+  // (and at once by FlushMirrors and on close). 0 (`mirrors = "sync"`): before
+  // each write call returns, in the caller's thread.
+  int mirror_delay_ms = 50;
   // synchronous=NORMAL survives process crashes (a power loss may undo the
   // last commits); FULL also survives power loss at a cost per commit.
   Synchronous synchronous = Synchronous::kNormal;

@@ -185,7 +185,12 @@ class GlobalStorage {
   // Rewrites every mirror file from the database and removes mirror files
   // that no longer correspond to a row.
   void RegenerateMirrors();
-  // Compares every mirror file with what the database would write.
+  // Writes the mirror files of every change committed so far, before
+  // returning. Without it they follow within `mirror_delay_ms` of each commit
+  // and when the store is closed (docs/configuration.md).
+  void FlushMirrors();
+  // Compares every mirror file with what the database would write (after
+  // writing what is pending).
   std::vector<MirrorProblem> CheckMirrors();
   // PRAGMA integrity_check; empty when the database is sound.
   std::vector<std::string> CheckIntegrity();

@@ -48,6 +48,7 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
         fmt::format("{}:{}:{}: invalid TOML: {}", file.string(), where.line, where.column, e.description()));
   }
   config->config_files.push_back(file);
+  bool mirrors_sync = false;  // applied after the loop: it wins over mirror_delay_ms in the same file
   for (const auto& entry : table) {
     // Not a structured binding: clang before 16 cannot capture one in the lambdas below.
     const auto& value = entry.second;
@@ -86,7 +87,17 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       if (root.is_relative()) root = file.parent_path() / root;
       *storage_dir = root.string();
     } else if (key == "mirrors") {
-      config->mirrors = want_bool();
+      // true (written within mirror_delay_ms), false, or "sync" (before each call returns).
+      if (value.is_string()) {
+        if (value.as_string()->get() != "sync") BadKey(file, key, "must be true, false or \"sync\"");
+        config->mirrors = true;
+        mirrors_sync = true;
+      } else {
+        if (!value.is_boolean()) BadKey(file, key, "must be true, false or \"sync\"");
+        config->mirrors = value.as_boolean()->get();
+      }
+    } else if (key == "mirror_delay_ms") {
+      config->mirror_delay_ms = want_int(0, 60'000);
     } else if (key == "synchronous") {
       config->synchronous = want_either("normal", Synchronous::kNormal, "full", Synchronous::kFull);
     } else if (key == "busy_timeout_ms") {
@@ -118,11 +129,13 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
       config->redis_url = want_string();
     } else {
       BadKey(file, key,
-             "is not a known setting (known: storage_dir, mirrors, synchronous, busy_timeout_ms, "
+             "is not a known setting (known: storage_dir, mirrors, mirror_delay_ms, synchronous, "
+             "busy_timeout_ms, "
              "state_versions_kept, migration, allow_network_filesystem, storage_url, repository_key, "
              "notify, redis_url); see docs/configuration.md");
     }
   }
+  if (mirrors_sync) config->mirror_delay_ms = 0;
 }
 
 }  // namespace

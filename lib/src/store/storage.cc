@@ -226,6 +226,10 @@ GlobalStorage OpenStore(const fs::path& repo_path, const StorageConfig& config) 
     impl->location = loc;
     impl->engine = std::move(engine);
     impl->mirror = std::make_unique<Mirror>(*impl->engine, impl->location, impl->config);
+    if (config.mirrors) {
+      impl->mirror_writer =
+          std::make_unique<MirrorWriter>(*impl->mirror, std::chrono::milliseconds(config.mirror_delay_ms));
+    }
     impl->notifier = OpenEventNotifier(impl->config, impl->location);
     Log().debug("opened {} for {}", loc.db_path.string(), loc.canonical_path.string());
     GlobalStorage storage = StorageAccess::Make(std::move(impl));
@@ -399,9 +403,12 @@ bool GlobalStorage::DeleteCheckpoint(std::string_view workflow_id) {
 
 void GlobalStorage::RegenerateMirrors() { impl_->mirror->RegenerateAll(); }
 
+void GlobalStorage::FlushMirrors() { impl_->FlushMirrors(); }
+
 std::vector<MirrorProblem> GlobalStorage::CheckMirrors() {
   // Mirrors off, or a PostgreSQL store (its files are written only on demand): nothing to compare.
   if (!impl_->config.mirrors) return {};
+  impl_->FlushMirrors();  // a lag within the configured delay is no problem
   return impl_->mirror->Check();
 }
 

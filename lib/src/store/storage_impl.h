@@ -11,6 +11,7 @@
 #include "coord/coord.h"
 #include "engine/engine.h"
 #include "mirror/mirror.h"
+#include "mirror/mirror_writer.h"
 #include "prodigy/storage.h"
 
 namespace prodigy {
@@ -20,6 +21,9 @@ struct GlobalStorage::Impl {
   RepositoryLocation location;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<internal::Mirror> mirror;
+  // When the files are written after a commit; null with mirrors off.
+  // Declared after `mirror`: destroyed first, writing what is pending.
+  std::unique_ptr<internal::MirrorWriter> mirror_writer;
   std::atomic<int> writes_since_collapse{0};
   // Redis notification of committed events; null without redis_url.
   std::unique_ptr<internal::EventNotifier> notifier;
@@ -29,13 +33,18 @@ struct GlobalStorage::Impl {
     engine->Write(fn);
     AfterCommit();
   }
+  // Writes the mirror files of every commit so far (they may lag by
+  // config.mirror_delay_ms otherwise).
+  void FlushMirrors() {
+    if (mirror_writer) mirror_writer->Flush();
+  }
   // After a commit that appended events up to last_seq.
   void EventsCommitted(int64_t last_seq) {
     if (notifier) notifier->Committed(last_seq);
   }
   void AfterCommit() {
-    if (config.mirrors) {
-      mirror->Sync();
+    if (mirror_writer) {
+      mirror_writer->Committed();
     } else if (++writes_since_collapse >= 1024) {
       writes_since_collapse = 0;
       mirror->CollapseChangeLog();
