@@ -26,7 +26,7 @@ build_dir="${PRODIGY_BUILD_DIR:-build}"
 build_project "$build_dir"
 meson configure "$build_dir" -Dstress="$stress" >/dev/null
 
-suites=(unit process legacy cli backup fault ecosystem coordination)
+suites=(unit process legacy cli backup fault soak ecosystem coordination)
 $stress && suites+=(stress)
 args=()
 for s in "${suites[@]}"; do args+=(--suite "$s"); done

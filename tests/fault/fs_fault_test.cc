@@ -52,6 +52,11 @@ TEST_CASE("a write whose mirror files fail still commits, and the next write hea
   for (const WritePath& path : WritePaths()) {
     if (path.synchronous == Synchronous::kFull) continue;  // the same mirror code
     Sandbox sb;
+    // The mirror files are written by FlushMirrors() inside the armed window
+    // (not by the store's thread at a time of its choosing), so the Nth call
+    // is the same call in every trial.
+    StorageConfig config = sb.Config();
+    config.mirror_delay_ms = 60'000;
     const fs::path template_dir = sb.tmp / "template";
     std::string after;
     int64_t count[static_cast<int>(Call::kAny) + 1] = {};
@@ -62,9 +67,10 @@ TEST_CASE("a write whose mirror files fail still commits, and the next write hea
     fs::rename(sb.root, template_dir);
     {
       ReplaceTree(template_dir, sb.root);
-      GlobalStorage s = sb.Open();
+      GlobalStorage s = GlobalStorage::OpenWithConfig(sb.repo, config);
       fault::libc::Arm(Call::kAny, 0, 0, false, (sb.root / "my-repo").string());
       path.run(s);
+      s.FlushMirrors();
       for (int i = 0; i <= static_cast<int>(Call::kAny); ++i)
         count[i] = fault::libc::Count(static_cast<Call>(i));
       fault::libc::Disarm();
@@ -81,9 +87,12 @@ TEST_CASE("a write whose mirror files fail still commits, and the next write hea
           CAPTURE(persistent);
           ReplaceTree(template_dir, sb.root);
           ++trials;
-          GlobalStorage s = sb.Open();
+          GlobalStorage s = GlobalStorage::OpenWithConfig(sb.repo, config);
           fault::libc::Arm(kind.call, n, kind.err, persistent, (sb.root / "my-repo").string());
-          const auto error = Outcome([&] { path.run(s); });
+          const auto error = Outcome([&] {
+            path.run(s);
+            s.FlushMirrors();
+          });
           fault::libc::Disarm();
           fired += fault::libc::Fired();
           CHECK_MESSAGE(!error, "the write failed because of a mirror file: ", error.value_or(""));
@@ -128,12 +137,20 @@ TEST_CASE("the importer keeps every original when its reads or deletes fail") {
         const auto error = Outcome([&] { report = Migrate(sb.repo, sb.Config()); });
         fault::libc::Disarm();
         if (error || !report.ok()) ++failed;
-        // Each failed source is reported with its path and the reason (the CLI prints them side by side).
+        // Each failed source is reported with its path and the reason (the CLI prints them side by side);
+        // the error of the whole run names the first five and how many failed.
+        int named = 0;
         for (const LegacySource& src : report.sources) {
-          if (!src.error.empty()) {
-            CHECK(!src.path.empty());
+          if (src.error.empty()) continue;
+          CHECK(!src.path.empty());
+          if (named++ < 5) {
             CHECK_PRODIGY_ERROR(ThrowIfFailed(report), ErrorCode::kVerificationFailed, src.path.string());
           }
+        }
+        if (named > 0) {
+          CHECK_PRODIGY_ERROR(
+              ThrowIfFailed(report), ErrorCode::kVerificationFailed,
+              fmt::format("{} legacy file{} could not be imported", named, named == 1 ? "" : "s"));
         }
         CheckMigrationRecovers(sb, originals, clean.rows, clean.removed);
       }

@@ -214,6 +214,46 @@ TEST_CASE("a file that changes while being imported is kept, reported, and impor
   CHECK(storage.ReadEvents("global").size() == 5001);
 }
 
+TEST_CASE("a log part that fails holds back the later parts of its log, so the re-run keeps the order") {
+  Sandbox sb;
+  const fs::path bak = sb.repo / ".prodigy/mapreduce/events/global/events.jsonl.bak";
+  WriteAll(bak, Lines(0, 5000));  // the older part, imported first
+  WriteAll(sb.repo / kLog, Lines(5000, 5003));
+  bool appended = false;
+  MigrationOptions options;
+  options.on_progress = [&](uint64_t, uint64_t) {
+    if (appended) return;
+    appended = true;  // the .bak changes while it is read: it fails
+    std::ofstream out(bak, std::ios::app | std::ios::binary);
+    out << EventJson(5000 - 1) << "\n";
+  };
+  const MigrationReport report = Migrate(sb.repo, sb.Config(), options);
+  REQUIRE(appended);
+  CHECK(report.failed == 2);
+  const LegacySource* older = FindSource(report, "events.jsonl.bak");
+  const LegacySource* live = FindSource(report, "global/events.jsonl");
+  REQUIRE(older != nullptr);
+  REQUIRE(live != nullptr);
+  CHECK(older->error.find("changed while it was being read") != std::string::npos);
+  CHECK(live->error.find("not imported yet: ") == 0);
+  CHECK(live->error.find("events.jsonl.bak, an earlier part of the same event log") != std::string::npos);
+  CHECK(ReadAll(sb.repo / kLog) == Lines(5000, 5003));  // both kept
+  {
+    GlobalStorage storage = sb.Open();
+    CHECK(Count(storage, "SELECT count(*) FROM events") == 0);
+  }
+  const MigrationReport again = Migrate(sb.repo, sb.Config(), {});
+  CHECK(again.ok());
+  GlobalStorage storage = sb.Open();
+  const std::vector<Event> events = storage.ReadEvents("global");
+  REQUIRE(events.size() == 5004);
+  // The .bak's lines (with the one appended) first, then the live log's.
+  CHECK(events[4999].json == EventJson(4999));
+  CHECK(events[5000].json == EventJson(4999));
+  CHECK(events[5001].json == EventJson(5000));
+  CHECK(events[5003].json == EventJson(5002));
+}
+
 TEST_CASE("a damaged gzip archive keeps its exact bytes and the lines before the damage") {
   Sandbox sb;
   const fs::path ok =

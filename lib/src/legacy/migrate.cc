@@ -172,8 +172,26 @@ class Run {
       if (it.left_alone) Say(fmt::format("Left in place: {} ({})", it.display, it.src.keep_reason));
     }
     Progress importing(options_, "importing", BytesOf([](const Item& it) { return it.to_import; }));
+    // Events are numbered in import order, so a log whose earlier part (a
+    // rotated .gz, the .bak) could not be imported waits for the re-run that
+    // imports that part first: a job's events never end up out of order.
+    std::map<fs::path, const Item*> failed_logs;  // log folder -> its first part that failed
+    const auto is_log = [](const Item& it) {
+      return it.src.kind == Kind::kEvents || it.src.kind == Kind::kEventsArchive;
+    };
     for (Item& it : items_) {
+      if (is_log(it) && !it.to_import && !it.out.error.empty())
+        failed_logs.emplace(it.src.path.parent_path(), &it);
       if (!it.to_import) continue;
+      if (is_log(it)) {
+        const auto earlier = failed_logs.find(it.src.path.parent_path());
+        if (earlier != failed_logs.end()) {
+          Fail(it, fmt::format("not imported yet: {}, an earlier part of the same event log, could not be "
+                               "imported, and the log's events must keep their order; a re-run imports both",
+                               earlier->second->display));
+          continue;
+        }
+      }
       try {
         legacy::ImportedSource imported = legacy::ImportSource(impl, it.src, importing.Fn());
         it.row = imported.row;
@@ -186,6 +204,7 @@ class Run {
         internal::Log().debug("imported {} ({} rows, {} unparsed)", it.display, it.out.rows, it.out.unparsed);
       } catch (const legacy::SourceError& e) {
         Fail(it, e.what());
+        if (is_log(it)) failed_logs.emplace(it.src.path.parent_path(), &it);
       }
       legacy::CrashPoint("after_import");
     }
@@ -214,6 +233,7 @@ class Run {
       for (const Item& it : items_) report_.kept += it.verified ? 1 : 0;
     }
     if (any || report_.failed > 0) Conclude();
+    impl.FlushMirrors();  // the imported rows' files are there when the call returns
     return Finish();
   }
 
