@@ -38,6 +38,8 @@ void ForEachLine(const fs::path& file, F&& fn) {
   if (!buf.empty()) fn(std::string_view(buf));
 }
 
+}  // namespace
+
 size_t WriteLegacyFile(const fs::path& file, size_t lines) {
   fs::create_directories(file.parent_path());
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -63,6 +65,8 @@ size_t WriteLegacyFile(const fs::path& file, size_t lines) {
   ::close(fd);
   return written;
 }
+
+namespace {
 
 double ParseOnly(const fs::path& file) {
   Stopwatch w;

@@ -4,7 +4,8 @@
 
 namespace prodigy::internal {
 
-MirrorWriter::MirrorWriter(Mirror& mirror, std::chrono::milliseconds delay) : mirror_(mirror), delay_(delay) {}
+MirrorWriter::MirrorWriter(Mirror& mirror, std::chrono::milliseconds delay)
+    : mirror_(mirror), delay_(delay) {}
 
 MirrorWriter::~MirrorWriter() {
   if (thread_) {
