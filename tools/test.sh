@@ -70,9 +70,10 @@ if [ -n "$sanitize" ]; then
 fi
 if [ "$sanitize" = all ]; then
   tsan_dir="${PRODIGY_TSAN_BUILD_DIR:-build-tsan}"
-  # Only what the threaded tests need (one GlobalStorage shared between threads).
-  build_sanitized "$tsan_dir" thread tests/unit/unit_storage
-  meson test -C "$tsan_dir" --print-errorlogs --no-rebuild storage || status=$?
+  # Only what the threaded tests need (one GlobalStorage shared between threads,
+  # the store's mirror thread).
+  build_sanitized "$tsan_dir" thread tests/unit/unit_storage tests/unit/unit_mirror
+  meson test -C "$tsan_dir" --print-errorlogs --no-rebuild storage mirror || status=$?
   logs+=("$tsan_dir/meson-logs/testlog.json")
 fi
 # ---- end of sanitizers and fuzz smoke -----------------------------------------

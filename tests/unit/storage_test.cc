@@ -329,15 +329,21 @@ TEST_CASE("the early .mmm session state is accepted as a session") {
 
 TEST_CASE("a GlobalStorage may be shared between threads") {
   Sandbox sb;
-  auto storage = sb.Open();
+  StorageConfig config = sb.Config();
+  config.mirror_delay_ms = 1;  // the store's mirror thread runs between the callers' writes
+  auto storage = GlobalStorage::OpenWithConfig(sb.repo, config);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 50; ++i) storage.AppendEvent(fmt::format("job-{}", t), EventJson(t * 1000 + i));
+      for (int i = 0; i < 50; ++i) {
+        storage.AppendEvent(fmt::format("job-{}", t), EventJson(t * 1000 + i));
+        if (t == 0 && i % 10 == 9) storage.FlushMirrors();
+      }
     });
   }
   for (auto& th : threads) th.join();
   CHECK(storage.Info().counts.events == 200);
+  CHECK(storage.CheckMirrors().empty());
 }
 
 TEST_CASE("storage operations are logged at debug level, and only when asked") {
