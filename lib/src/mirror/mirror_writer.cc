@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "util/log.h"
+
 namespace prodigy::internal {
 
 MirrorWriter::MirrorWriter(Mirror& mirror, std::chrono::milliseconds delay)
@@ -35,8 +37,19 @@ void MirrorWriter::Committed() {
   pending_ = true;
   due_ = std::chrono::steady_clock::now() + delay_;
   if (!thread_) {
-    owner_ = ::getpid();
-    thread_ = std::make_unique<std::thread>([this] { Run(); });
+    try {
+      thread_ = std::make_unique<std::thread>([this] { Run(); });
+      owner_ = ::getpid();
+    } catch (const std::exception& e) {
+      // The commit is done: never fail the call for its mirror files. Write
+      // them now, as `mirrors = "sync"` does; the next commit tries again.
+      pending_ = false;
+      lock.unlock();
+      Log().warn("cannot start the mirror writer thread ({}); mirror files are written after each commit",
+                 e.what());
+      mirror_.Sync();
+      return;
+    }
   }
   lock.unlock();
   wake_.notify_one();
