@@ -130,9 +130,8 @@ void ApplyFile(const fs::path& file, bool allow_storage_dir, const std::optional
     } else {
       BadKey(file, key,
              "is not a known setting (known: storage_dir, mirrors, mirror_delay_ms, synchronous, "
-             "busy_timeout_ms, "
-             "state_versions_kept, migration, allow_network_filesystem, storage_url, repository_key, "
-             "notify, redis_url); see docs/configuration.md");
+             "busy_timeout_ms, state_versions_kept, migration, allow_network_filesystem, storage_url, "
+             "repository_key, notify, redis_url); see docs/configuration.md");
     }
   }
   if (mirrors_sync) config->mirror_delay_ms = 0;

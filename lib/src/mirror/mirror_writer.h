@@ -30,7 +30,7 @@ namespace prodigy::internal {
 class MirrorWriter {
  public:
   MirrorWriter(Mirror& mirror, std::chrono::milliseconds delay);
-  // Writes what is pending, then stops the thread.
+  // Stops the thread, then writes what is pending.
   ~MirrorWriter();
   MirrorWriter(const MirrorWriter&) = delete;
   MirrorWriter& operator=(const MirrorWriter&) = delete;
