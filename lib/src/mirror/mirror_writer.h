@@ -47,7 +47,7 @@ class MirrorWriter {
   const std::chrono::milliseconds delay_;
   std::mutex mu_;
   std::condition_variable wake_;
-  bool pending_ = false;
+  bool pending_ = false;  // a commit since the last pass began
   bool stopping_ = false;
   std::chrono::steady_clock::time_point due_;
   // Started by the first deferred commit; a store opened only to read never has one.
