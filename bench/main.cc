@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "--child-import") {
     return ImportChild(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (!args.empty() && args[0] == "--child-raw-import") {
+    return RawImportChild(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   // The import workload's input, for profiling the import by hand
   // (docs/performance.md, "Profiles"): --write-legacy FILE LINES.
   if (args.size() == 3 && args[0] == "--write-legacy") {

@@ -42,15 +42,20 @@ RawStore::RawStore(const std::filesystem::path& db_path, bool full_sync) {
   }
   const char* sql =
       "INSERT INTO events (job_id, record_id, timestamp, ts_ns, event_type, event_name, event_job_id, "
-      "agent_id, item_id, correlation_id, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+      "agent_id, item_id, correlation_id, json, source_id, line_no) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
   if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK) {
     throw std::runtime_error(sqlite3_errmsg(db_));
   }
 }
 
-RawStore::~RawStore() {
+RawStore::~RawStore() { Close(); }
+
+void RawStore::Close() {
   sqlite3_finalize(insert_);
+  insert_ = nullptr;
   sqlite3_close(db_);
+  db_ = nullptr;
 }
 
 void RawStore::Exec(const char* sql) {
@@ -64,25 +69,33 @@ void RawStore::Exec(const char* sql) {
 
 void RawStore::Insert(std::span<const Event> rows) {
   Exec("BEGIN IMMEDIATE");
-  for (const Event& e : rows) {
-    sqlite3_bind_text(insert_, 1, e.job_id.data(), static_cast<int>(e.job_id.size()), SQLITE_STATIC);
-    BindText(insert_, 2, e.record_id);
-    BindText(insert_, 3, e.timestamp);
-    if (e.ts_ns)
-      sqlite3_bind_int64(insert_, 4, *e.ts_ns);
-    else
-      sqlite3_bind_null(insert_, 4);
-    BindText(insert_, 5, e.event_type);
-    BindText(insert_, 6, e.event_name);
-    BindText(insert_, 7, e.event_job_id);
-    BindText(insert_, 8, e.agent_id);
-    BindText(insert_, 9, e.item_id);
-    BindText(insert_, 10, e.correlation_id);
-    sqlite3_bind_text(insert_, 11, e.json.data(), static_cast<int>(e.json.size()), SQLITE_STATIC);
-    if (sqlite3_step(insert_) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
-    sqlite3_reset(insert_);
-  }
+  for (const Event& e : rows) Add(e);
   Exec("COMMIT");
+}
+
+void RawStore::Add(const Event& e, int64_t source_id, int64_t line_no) {
+  sqlite3_bind_text(insert_, 1, e.job_id.data(), static_cast<int>(e.job_id.size()), SQLITE_STATIC);
+  BindText(insert_, 2, e.record_id);
+  BindText(insert_, 3, e.timestamp);
+  if (e.ts_ns)
+    sqlite3_bind_int64(insert_, 4, *e.ts_ns);
+  else
+    sqlite3_bind_null(insert_, 4);
+  BindText(insert_, 5, e.event_type);
+  BindText(insert_, 6, e.event_name);
+  BindText(insert_, 7, e.event_job_id);
+  BindText(insert_, 8, e.agent_id);
+  BindText(insert_, 9, e.item_id);
+  BindText(insert_, 10, e.correlation_id);
+  sqlite3_bind_text(insert_, 11, e.json.data(), static_cast<int>(e.json.size()), SQLITE_STATIC);
+  for (const auto& [col, v] : {std::pair{12, source_id}, std::pair{13, line_no}}) {
+    if (v)
+      sqlite3_bind_int64(insert_, col, v);
+    else
+      sqlite3_bind_null(insert_, col);
+  }
+  if (sqlite3_step(insert_) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
+  sqlite3_reset(insert_);
 }
 
 }  // namespace prodigy::bench

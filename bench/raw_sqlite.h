@@ -25,9 +25,14 @@ class RawStore {
   // Inserts the rows (columns already extracted) in one write transaction.
   void Insert(std::span<const Event> rows);
 
- private:
+  // The same, a row at a time inside Exec("BEGIN IMMEDIATE") ... Exec("COMMIT"),
+  // with the legacy import's two columns (0: NULL).
+  void Add(const Event& e, int64_t source_id = 0, int64_t line_no = 0);
   void Exec(const char* sql);
+  // Closes the connection (SQLite checkpoints the WAL into the database).
+  void Close();
 
+ private:
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
 };

@@ -43,6 +43,7 @@ void RunOpen(const Sizes& sizes, Table& table);
 // Child process entry points (the program re-executes itself so that the
 // child's peak RSS is its own). Return the process exit code.
 int ImportChild(const std::vector<std::string>& args);
+int RawImportChild(const std::vector<std::string>& args);
 // Writes a legacy events file of `lines` generated events; returns the lines written.
 size_t WriteLegacyFile(const fs::path& file, size_t lines);
 

@@ -210,6 +210,10 @@ class WriteTxn : public ReadTxn {
   // COMMIT order: a reader that paged up to seq N never later finds a
   // committed event with seq <= N (cursors resume "after seq").
   virtual int64_t AppendEvent(std::span<const Value> row) = 0;
+  // When the events table is empty: its secondary indexes are built once when
+  // this transaction commits instead of row by row (a first import). The
+  // transaction stays atomic; a rollback keeps the indexes. May do nothing.
+  virtual void DeferEventIndexes() = 0;
   virtual Removed DeleteEvents(const EventQuery& q) = 0;
   // The events a source wrote (re-import); returns the job they belonged to.
   virtual Removed DeleteImportedEvents(int64_t source_id, int64_t first_seq, int64_t last_seq) = 0;
@@ -298,6 +302,11 @@ class Engine {
   // A hint for bulk reads that touch every row once (verification, export);
   // ends when the returned object is destroyed.
   virtual std::shared_ptr<void> BulkReads() = 0;
+  // A hint for one write transaction that adds many rows (a large legacy
+  // log), taken outside any transaction; ends when the returned object is
+  // destroyed. SQLite then writes new pages once (a rollback journal instead
+  // of WAL) if no other connection has the database open.
+  virtual std::shared_ptr<void> BulkWrites() = 0;
 };
 
 }  // namespace prodigy::engine

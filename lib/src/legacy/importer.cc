@@ -7,10 +7,18 @@
 #include <fmt/format.h>
 
 #include "legacy/crash_hook.h"
+#include "legacy/read_ahead.h"
 #include "store/rows.h"
 
 namespace prodigy::internal::legacy {
 namespace {
+
+// From this size on an event log is imported as a bulk load: about 0.1 s of
+// work here, so the readers a rollback journal holds off wait no longer.
+constexpr uint64_t kBulkImportBytes = 8 << 20;
+// Up to the size that even a slow disk loads (40 MB/s, half this machine's
+// rate) before a process opening the store meanwhile gives up waiting.
+constexpr uint64_t kBulkBytesPerBusyMs = 40'000;
 
 void StoreBlob(engine::WriteTxn& txn, int64_t source_id, std::string_view data) {
   int64_t chunk = 0;
@@ -21,26 +29,25 @@ void StoreBlob(engine::WriteTxn& txn, int64_t source_id, std::string_view data) 
   } while (!data.empty());
 }
 
-// Writes each line of an event log as an event or an unparsed row.
-class EventWriter : public LineVisitor {
+// Writes each line of an event log as an event or an unparsed row, and an
+// archive's raw chunks as its kept bytes.
+class EventWriter {
  public:
-  EventWriter(engine::WriteTxn& txn, int64_t source_id, const std::string& job_id)
-      : txn_(txn), source_id_(source_id), job_id_(job_id) {}
+  EventWriter(engine::WriteTxn& txn, int64_t source_id) : txn_(txn), source_id_(source_id) {}
 
-  void Line(int64_t line_no, std::string_view line, bool has_newline) override {
-    ParsedLine parsed = ParseEventLine(job_id_, line, has_newline);
-    if (parsed.event) {
-      const int64_t seq = InsertEvent(txn_, *parsed.event, source_id_, line_no);
+  void Apply(ScannedLine& line) {
+    if (line.line_no == 0) {
+      txn_.AppendBlob(source_id_, chunks_++, line.bytes);
+    } else if (line.parsed.event) {
+      const int64_t seq = InsertEvent(txn_, *line.parsed.event, source_id_, line.line_no);
       if (!first_seq) first_seq = seq;
       last_seq = seq;
       ++rows;
     } else {
-      txn_.InsertUnparsed(source_id_, line_no, line, parsed.reason);
+      txn_.InsertUnparsed(source_id_, line.line_no, line.bytes, line.parsed.reason);
       ++unparsed;
     }
   }
-
-  void RawChunk(std::string_view chunk) override { txn_.AppendBlob(source_id_, chunks_++, chunk); }
 
   int64_t rows = 0;
   int64_t unparsed = 0;
@@ -50,7 +57,6 @@ class EventWriter : public LineVisitor {
  private:
   engine::WriteTxn& txn_;
   int64_t source_id_;
-  const std::string& job_id_;
   int64_t chunks_ = 0;
 };
 
@@ -212,7 +218,17 @@ std::string ImportDocument(engine::WriteTxn& txn, const Source& source, const Fi
 
 ImportedSource ImportSource(GlobalStorage::Impl& impl, const Source& source, const ProgressFn& progress) {
   ImportedSource result;
+  // A large log is loaded the fast way (docs/performance.md, "Round 3"):
+  // parsed on a second thread ahead of the inserts, pages written once, and
+  // into an empty store the events indexes built after the rows. A small one
+  // is not worth blocking other processes' readers for (the rollback journal
+  // does, WAL does not).
+  const bool large = IsLineKind(source.kind) && source.stat.size >= kBulkImportBytes;
+  const bool in_time =
+      source.stat.size <= static_cast<uint64_t>(impl.config.busy_timeout_ms) * kBulkBytesPerBusyMs;
+  const std::shared_ptr<void> bulk = large && in_time ? impl.engine->BulkWrites() : nullptr;
   impl.Write([&](engine::WriteTxn& txn) {
+    if (large) txn.DeferEventIndexes();
     std::vector<LedgerRow> superseded;
     for (LedgerRow& old : txn.LedgerByPath(source.path.string())) {
       if (old.status == kStatusRemoved) continue;
@@ -232,8 +248,9 @@ ImportedSource ImportSource(GlobalStorage::Impl& impl, const Source& source, con
 
     RawFile file(source.path, progress);
     if (IsLineKind(source.kind)) {
-      EventWriter writer(txn, row.id, source.job_id);
-      const LineScan scan = ScanLines(file, source.kind == Kind::kEventsArchive, writer);
+      EventWriter writer(txn, row.id);
+      const LineScan scan = ScanEventLog(file, source.kind == Kind::kEventsArchive, source.job_id, large,
+                                         [&](ScannedLine& line) { writer.Apply(line); });
       row.rows = writer.rows;
       row.unparsed = writer.unparsed;
       row.first_seq = writer.first_seq;

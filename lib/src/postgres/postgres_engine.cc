@@ -309,6 +309,8 @@ class PostgresTxn : public engine::WriteTxn {
     Each(Rows("SELECT seq, json FROM events WHERE repo_id = $1 AND job_id = $2 AND seq > $3 ORDER BY seq", b),
          [&](const engine::RowView& r) { return fn(r.Int(0), r.Text(1)); });
   }
+  // The hint is SQLite's (docs/performance.md): PostgreSQL keeps its indexes row by row.
+  void DeferEventIndexes() override {}
   int64_t AppendEvent(std::span<const Value> row) override {
     RequireWrite();
     const int64_t seq = ++next_seq_;
@@ -885,6 +887,8 @@ class PostgresEngine : public engine::Engine {
   std::shared_ptr<void> BulkReads() override {
     return std::shared_ptr<void>(nullptr, [](void*) {});
   }
+  // PostgreSQL writes each row once (its WAL) either way.
+  std::shared_ptr<void> BulkWrites() override { return BulkReads(); }
 
  private:
   friend class PostgresTxn;

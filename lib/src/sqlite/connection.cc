@@ -69,8 +69,9 @@ std::string ReadOnlyUri(const std::filesystem::path& db_path) {
       uri += fmt::format("%{:02X}", c);
   }
   std::error_code ec;
-  const bool wal = std::filesystem::exists(db_path.string() + "-wal", ec);
-  return uri + (wal ? "?mode=ro" : "?immutable=1");
+  const bool active = std::filesystem::exists(db_path.string() + "-wal", ec) ||
+                      std::filesystem::exists(db_path.string() + "-journal", ec);
+  return uri + (active ? "?mode=ro" : "?immutable=1");
 }
 
 namespace {
@@ -253,6 +254,50 @@ void Connection::RollbackQuietly() {
     } catch (...) {
       // Nothing more can be done; SQLite rolls back on close.
     }
+  }
+}
+
+bool Connection::EnterRollbackJournal() {
+  // Leaving WAL needs every other connection closed; do not wait for them.
+  db_->setBusyTimeout(0);
+  std::string mode;
+  try {
+    mode = db_->execAndGet("PRAGMA journal_mode=DELETE").getString();
+  } catch (const SQLite::Exception& e) {
+    db_->setBusyTimeout(config_.busy_timeout_ms);
+    if (!IsBusy(e)) throw MapSqliteError(e, path_.string());
+    return false;
+  }
+  db_->setBusyTimeout(config_.busy_timeout_ms);
+  if (mode != "delete") return false;
+  db_->exec("PRAGMA synchronous=FULL");
+  Log().debug("{}: bulk load with a rollback journal", path_.string());
+  return true;
+}
+
+void Connection::LeaveRollbackJournal() noexcept {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(config_.busy_timeout_ms) + std::chrono::seconds(1);
+  for (;;) {
+    try {
+      // A reader of another process holds a shared lock for a moment at most.
+      if (db_->execAndGet("PRAGMA journal_mode=WAL").getString() == "wal") break;
+    } catch (const SQLite::Exception& e) {
+      if (!IsBusy(e) || Clock::now() >= deadline) {
+        // Still transactional, only without WAL's concurrent readers until
+        // this store is closed: the next connection to open switches back.
+        Log().warn("{}: could not switch back to WAL after a bulk load: {}", path_.string(), e.what());
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  try {
+    db_->exec(config_.synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL"
+                                                        : "PRAGMA synchronous=NORMAL");
+  } catch (...) {
+    // Only reached when the connection is unusable; its next call reports that.
   }
 }
 

@@ -23,9 +23,10 @@ namespace prodigy::internal {
 Error MapSqliteError(const SQLite::Exception& e, std::string_view context);
 
 // A URI that opens `db_path` read-only without creating any file (for the
-// dry run, which must write nothing): immutable=1 when there is no -wal file
-// (no connection has the database open, so the main file alone is complete),
-// else mode=ro (a writer is active; SQLite then only uses its -wal and -shm).
+// dry run, which must write nothing): immutable=1 when there is no -wal and
+// no -journal file (no connection has the database open, so the main file
+// alone is complete), else mode=ro (a writer is active; SQLite then uses its
+// -wal and -shm, or the rollback journal's locks during a bulk load).
 // Open it with SQLITE_OPEN_READONLY | SQLITE_OPEN_URI.
 std::string ReadOnlyUri(const std::filesystem::path& db_path);
 
@@ -76,6 +77,17 @@ class Connection {
 
   // Resets every cached statement (never throws).
   void ResetAll() noexcept;
+
+  // For one large load of new rows: switches the database from WAL to a
+  // rollback journal, which writes the pages appended to the file once
+  // instead of twice (into the WAL, then by the checkpoint). Only when no
+  // other connection has the database open; otherwise returns false and
+  // changes nothing. Meanwhile synchronous=FULL: a rollback journal at NORMAL
+  // may lose the database in a power loss, WAL at NORMAL only the last commits.
+  bool EnterRollbackJournal();
+  // Back to WAL and the configured synchronous setting. Connections that
+  // opened meanwhile switch the database to WAL themselves (Configure).
+  void LeaveRollbackJournal() noexcept;
 
  private:
   void Open(bool create);

@@ -323,6 +323,31 @@ class SqliteTxn : public engine::WriteTxn {
     Exec(tables::kEvents, Sql(tables::kEvents).insert, row);
     return conn_.db().getLastInsertRowid();
   }
+  void DeferEventIndexes() override {
+    // Sorting the rows once at the end beats keeping four B-trees sorted row
+    // by row; into a table that has rows already it would re-sort those too.
+    if (!deferred_indexes_.empty() || Scalar("SELECT EXISTS (SELECT 1 FROM events)") != 0) return;
+    std::vector<std::pair<std::string, std::string>> indexes;  // name, CREATE INDEX
+    {
+      SQLite::Statement q(conn_.db(),
+                          "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events' "
+                          "AND sql IS NOT NULL ORDER BY name");
+      while (q.executeStep()) indexes.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+    }
+    conn_.ResetAll();  // DROP INDEX fails while a statement is mid-read
+    for (auto& [name, create] : indexes) {
+      conn_.db().exec(fmt::format("DROP INDEX \"{}\"", name));
+      deferred_indexes_.push_back(std::move(create));
+    }
+  }
+  // Before COMMIT: creates the indexes DeferEventIndexes dropped.
+  void BuildDeferredIndexes() {
+    conn_.ResetAll();
+    for (const std::string& create : deferred_indexes_) conn_.db().exec(create);
+    deferred_indexes_.clear();
+  }
+  // After a rollback: the indexes are back as they were.
+  void ForgetDeferredIndexes() noexcept { deferred_indexes_.clear(); }
   engine::Removed DeleteEvents(const EventQuery& query) override {
     std::vector<std::variant<int64_t, std::string>> binds;
     const std::string where = EventWhere(query, &binds);
@@ -776,6 +801,7 @@ class SqliteTxn : public engine::WriteTxn {
 
   SqliteEngine& engine_;
   Connection& conn_;
+  std::vector<std::string> deferred_indexes_;  // CREATE INDEX statements to run before COMMIT
 };
 
 class SqliteEngine : public engine::Engine {
@@ -802,10 +828,14 @@ class SqliteEngine : public engine::Engine {
     conn_->Write([&](WriteTxn&) {
       in_write_ = true;
       struct Reset {
-        bool* flag;
-        ~Reset() { *flag = false; }
-      } reset{&in_write_};
+        SqliteEngine* e;
+        ~Reset() {
+          e->in_write_ = false;
+          e->txn_->ForgetDeferredIndexes();
+        }
+      } reset{this};
       fn(*txn_);
+      txn_->BuildDeferredIndexes();
     });
   }
   void Read(const std::function<void(engine::ReadTxn&)>& fn) override {
@@ -881,6 +911,15 @@ class SqliteEngine : public engine::Engine {
       } catch (...) {
         // Only a performance setting; the connection keeps working without it.
       }
+    });
+  }
+
+  std::shared_ptr<void> BulkWrites() override {
+    std::lock_guard lock(mu_);
+    if (read_only_ || in_write_ || in_snapshot_ || !conn_->EnterRollbackJournal()) return nullptr;
+    return std::shared_ptr<void>(nullptr, [this](void*) {
+      std::lock_guard lock(mu_);
+      conn_->LeaveRollbackJournal();
     });
   }
 
