@@ -71,9 +71,9 @@ fi
 if [ "$sanitize" = all ]; then
   tsan_dir="${PRODIGY_TSAN_BUILD_DIR:-build-tsan}"
   # Only what the threaded tests need (one GlobalStorage shared between threads,
-  # the store's mirror thread).
-  build_sanitized "$tsan_dir" thread tests/unit/unit_storage tests/unit/unit_mirror
-  meson test -C "$tsan_dir" --print-errorlogs --no-rebuild storage mirror || status=$?
+  # the store's mirror thread, the importer's read-ahead and hashing threads).
+  build_sanitized "$tsan_dir" thread tests/unit/unit_storage tests/unit/unit_mirror tests/legacy/legacy_bulk_import
+  meson test -C "$tsan_dir" --print-errorlogs --no-rebuild storage mirror bulk_import || status=$?
   logs+=("$tsan_dir/meson-logs/testlog.json")
 fi
 # ---- end of sanitizers and fuzz smoke -----------------------------------------
