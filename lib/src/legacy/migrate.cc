@@ -181,33 +181,31 @@ class Run {
       return it.src.kind == Kind::kEvents || it.src.kind == Kind::kEventsArchive;
     };
     for (Item& it : items_) {
-      if (is_log(it) && !it.to_import && !it.out.error.empty())
-        failed_logs.emplace(it.src.path.parent_path(), &it);
-      if (!it.to_import) continue;
-      if (is_log(it)) {
-        const auto earlier = failed_logs.find(it.src.path.parent_path());
-        if (earlier != failed_logs.end()) {
-          Fail(it, fmt::format("not imported yet: {}, an earlier part of the same event log, could not be "
-                               "imported, and the log's events must keep their order; a re-run imports both",
-                               earlier->second->display));
-          continue;
+      const auto earlier =
+          it.to_import && is_log(it) ? failed_logs.find(it.src.path.parent_path()) : failed_logs.end();
+      if (earlier != failed_logs.end()) {
+        Fail(it, fmt::format("not imported yet: {}, an earlier part of the same event log, could not be "
+                             "imported, and the log's events must keep their order; a re-run imports both",
+                             earlier->second->display));
+      } else if (it.to_import) {
+        try {
+          legacy::ImportedSource imported = legacy::ImportSource(impl, it.src, importing.Fn());
+          it.row = imported.row;
+          it.read_stat = imported.read_stat;
+          it.out.sha256 = imported.row.sha256;
+          it.out.rows = imported.row.rows;
+          it.out.unparsed = imported.row.unparsed;
+          it.out.note = imported.row.note;
+          ++report_.imported;
+          internal::Log().debug("imported {} ({} rows, {} unparsed)", it.display, it.out.rows,
+                                it.out.unparsed);
+        } catch (const legacy::SourceError& e) {
+          Fail(it, e.what());
         }
+        legacy::CrashPoint("after_import");
       }
-      try {
-        legacy::ImportedSource imported = legacy::ImportSource(impl, it.src, importing.Fn());
-        it.row = imported.row;
-        it.read_stat = imported.read_stat;
-        it.out.sha256 = imported.row.sha256;
-        it.out.rows = imported.row.rows;
-        it.out.unparsed = imported.row.unparsed;
-        it.out.note = imported.row.note;
-        ++report_.imported;
-        internal::Log().debug("imported {} ({} rows, {} unparsed)", it.display, it.out.rows, it.out.unparsed);
-      } catch (const legacy::SourceError& e) {
-        Fail(it, e.what());
-        if (is_log(it)) failed_logs.emplace(it.src.path.parent_path(), &it);
-      }
-      legacy::CrashPoint("after_import");
+      // Failed in the plan, just now, or held back: its log's later parts wait.
+      if (is_log(it) && !it.out.error.empty()) failed_logs.emplace(it.src.path.parent_path(), &it);
     }
     Progress verifying(options_, "verifying",
                        BytesOf([](const Item& it) { return it.row.has_value() && it.out.error.empty(); }));
