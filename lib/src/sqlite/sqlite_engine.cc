@@ -342,6 +342,7 @@ class SqliteTxn : public engine::WriteTxn {
   }
   // Before COMMIT: creates the indexes DeferEventIndexes dropped.
   void BuildDeferredIndexes() {
+    if (deferred_indexes_.empty()) return;  // every other transaction
     conn_.ResetAll();
     for (const std::string& create : deferred_indexes_) conn_.db().exec(create);
     deferred_indexes_.clear();
