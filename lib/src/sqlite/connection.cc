@@ -258,19 +258,27 @@ void Connection::RollbackQuietly() {
 }
 
 bool Connection::EnterRollbackJournal() {
-  // Leaving WAL needs every other connection closed; do not wait for them.
-  db_->setBusyTimeout(0);
   std::string mode;
   try {
-    mode = db_->execAndGet("PRAGMA journal_mode=DELETE").getString();
-  } catch (const SQLite::Exception& e) {
+    // Leaving WAL needs every other connection closed; do not wait for them.
+    db_->setBusyTimeout(0);
+    try {
+      mode = db_->execAndGet("PRAGMA journal_mode=DELETE").getString();
+    } catch (const SQLite::Exception& e) {
+      if (!IsBusy(e)) throw;
+    }
     db_->setBusyTimeout(config_.busy_timeout_ms);
-    if (!IsBusy(e)) throw MapSqliteError(e, path_.string());
-    return false;
+    if (mode != "delete") return false;
+    db_->exec("PRAGMA synchronous=FULL");
+  } catch (const SQLite::Exception& e) {
+    try {
+      db_->setBusyTimeout(config_.busy_timeout_ms);
+    } catch (const SQLite::Exception&) {
+      // The error below says what is wrong with the connection.
+    }
+    if (mode == "delete") LeaveRollbackJournal();
+    throw MapSqliteError(e, path_.string());
   }
-  db_->setBusyTimeout(config_.busy_timeout_ms);
-  if (mode != "delete") return false;
-  db_->exec("PRAGMA synchronous=FULL");
   Log().debug("{}: bulk load with a rollback journal", path_.string());
   return true;
 }
