@@ -83,14 +83,16 @@ struct ChildResult {
   std::vector<std::string> lines;
 };
 
-ChildResult RunWorkload(const Sandbox& sb, const StorageConfig& config, int64_t power_at,
-                        fault::LossMode mode, uint64_t seed) {
+// Runs `child` (which never returns) in a forked process and collects the
+// lines it reported through the pipe it is given.
+ChildResult RunReporting(const std::function<void(int fd)>& child) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::close(fds[0]);
-    Child(sb, config, fds[1], power_at, mode, seed);
+    child(fds[1]);
+    ::_exit(96);
   }
   ::close(fds[1]);
   ChildResult r;
@@ -131,7 +133,7 @@ void Trial(Synchronous sync, fault::LossMode mode, int64_t power_at, uint64_t se
     GlobalStorage s = GlobalStorage::OpenWithConfig(sb.repo, config);
     s.WriteState(kJob, StateJson(kJob, 1));
   }
-  const ChildResult child = RunWorkload(sb, config, power_at, mode, seed);
+  const ChildResult child = RunReporting([&](int fd) { Child(sb, config, fd, power_at, mode, seed); });
   REQUIRE_MESSAGE(child.status == kExitPowerLoss, "child exited with ", child.status,
                   child.lines.empty() ? "" : " after " + child.lines.back());
   // What the child was told had succeeded.
@@ -213,7 +215,8 @@ TEST_CASE("power loss never corrupts the database nor loses what synchronous pro
         GlobalStorage s = GlobalStorage::OpenWithConfig(sb.repo, config);
         s.WriteState(kJob, StateJson(kJob, 1));
       }
-      const ChildResult clean = RunWorkload(sb, config, 0, fault::LossMode::kDropAll, 0);
+      const ChildResult clean =
+          RunReporting([&](int fd) { Child(sb, config, fd, 0, fault::LossMode::kDropAll, 0); });
       REQUIRE(clean.status == 0);
       REQUIRE(std::sscanf(clean.lines.back().c_str(), "T %ld", &total) == 1);
       REQUIRE(total > kOps);
@@ -232,6 +235,122 @@ TEST_CASE("power loss never corrupts the database nor loses what synchronous pro
                       fig.trials_with_loss, fig.max_lost_commits, fig.max_lost_events));
     }
   }
+}
+
+// ---- A bulk import (a legacy log of 8 MiB or more: rollback journal, indexes
+// built at the commit; docs/performance.md "Round 3") losing power ----------
+
+constexpr int kLogLines = 25000;  // 9.3 MB
+
+void WriteLegacyLog(const Sandbox& sb) {
+  std::string text;
+  for (int i = 0; i < kLogLines; ++i) text += EventJson(i, "agent_started", kJob) + "\n";
+  const fs::path log = sb.repo / ".prodigy" / "mapreduce" / "events" / kJob / "events.jsonl";
+  fs::create_directories(log.parent_path());
+  WriteAll(log, text);
+}
+
+MigrationOptions KeepOriginals() {
+  MigrationOptions keep;
+  keep.keep_originals = true;
+  return keep;
+}
+
+[[noreturn]] void ImportChild(const Sandbox& sb, int fd, int64_t power_at, fault::LossMode mode,
+                              uint64_t seed) {
+  fault::TrackUnsynced();
+  auto cut = [&] {
+    fault::PowerLoss(mode, seed);
+    ::_exit(kExitPowerLoss);
+  };
+  if (power_at > 0)
+    fault::OnNthWriteOrSync(power_at, cut);
+  else
+    fault::OnNthWriteOrSync(0, nullptr);
+  try {
+    if (!Migrate(sb.repo, sb.Config(), KeepOriginals()).ok()) {
+      Say(fd, "X the migration reported a failure\n");
+      ::_exit(98);
+    }
+  } catch (const std::exception& e) {
+    Say(fd, fmt::format("X {}\n", e.what()));
+    ::_exit(98);
+  }
+  if (power_at > 0) cut();
+  Say(fd, fmt::format("T {}\n", fault::WritesOrSyncs()));
+  ::_exit(0);
+}
+
+std::string JournalMode(const fs::path& db) {
+  sqlite3* h = nullptr;
+  std::string mode;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      mode = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  return mode;
+}
+
+TEST_CASE("power loss during a bulk import leaves the log in the database whole or not at all") {
+  fault::Install();
+  const auto prepare = [](const Sandbox& sb) {
+    WriteLegacyLog(sb);
+    GlobalStorage s = sb.Open();
+    s.WriteState(kJob, StateJson(kJob, 1));
+  };
+  int64_t total = 0;
+  {
+    Sandbox sb;
+    prepare(sb);
+    const ChildResult clean =
+        RunReporting([&](int fd) { ImportChild(sb, fd, 0, fault::LossMode::kDropAll, 0); });
+    REQUIRE_MESSAGE(clean.status == 0, (clean.lines.empty() ? std::string() : clean.lines.back()));
+    REQUIRE(std::sscanf(clean.lines.back().c_str(), "T %ld", &total) == 1);
+    GlobalStorage s = sb.Open();
+    CHECK(s.CountEvents(EventQuery{}) == kLogLines);
+  }
+  std::mt19937_64 rng(20261203);
+  int whole = 0, absent = 0;
+  for (fault::LossMode mode :
+       {fault::LossMode::kDropAll, fault::LossMode::kRandomKeep, fault::LossMode::kTorn}) {
+    for (int t = 0; t < 3 * StressScale(); ++t) {
+      // Most writes belong to the import's transaction; every third trial
+      // cuts among the last few (the commit, the switch back to WAL, the ledger).
+      const int64_t at = t % 3 == 2 ? std::max<int64_t>(1, total - static_cast<int64_t>(rng() % 16))
+                                    : 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(total));
+      const uint64_t seed = rng();
+      CAPTURE(fault::LossModeName(mode));
+      CAPTURE(at);
+      CAPTURE(seed);
+      Sandbox sb;
+      prepare(sb);
+      const ChildResult child = RunReporting([&](int fd) { ImportChild(sb, fd, at, mode, seed); });
+      REQUIRE_MESSAGE(child.status == kExitPowerLoss, "child exited with ", child.status,
+                      child.lines.empty() ? "" : " after " + child.lines.back());
+      {
+        GlobalStorage s = sb.Open();
+        REQUIRE(s.CheckIntegrity().empty());
+        CHECK(JournalMode(s.location().db_path) == "wal");
+        const int64_t events = s.CountEvents(EventQuery{});
+        CHECK((events == 0 || events == kLogLines));
+        (events == 0 ? absent : whole) += 1;
+        for (const ImportProblem& p : CheckImports(s)) FAIL_CHECK(p.path.string() << ": " << p.problem);
+        REQUIRE(s.ReadState(kJob).has_value());
+        CHECK(s.ReadState(kJob)->version == 1);
+      }
+      // The re-run completes, without duplicates.
+      CHECK(Migrate(sb.repo, sb.Config(), KeepOriginals()).ok());
+      GlobalStorage s = sb.Open();
+      CHECK(s.CountEvents(EventQuery{}) == kLogLines);
+      CHECK(CheckImports(s).empty());
+    }
+  }
+  MESSAGE(fmt::format("bulk import: {} power losses of {} writes and syncs: log whole {} times, absent {}",
+                      whole + absent, total, whole, absent));
 }
 
 }  // namespace

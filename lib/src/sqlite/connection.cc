@@ -269,7 +269,7 @@ bool Connection::EnterRollbackJournal() {
     }
     db_->setBusyTimeout(config_.busy_timeout_ms);
     if (mode != "delete") return false;
-    db_->exec("PRAGMA synchronous=FULL");
+    db_->exec("PRAGMA synchronous=EXTRA");
   } catch (const SQLite::Exception& e) {
     try {
       db_->setBusyTimeout(config_.busy_timeout_ms);

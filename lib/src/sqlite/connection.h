@@ -82,8 +82,11 @@ class Connection {
   // rollback journal, which writes the pages appended to the file once
   // instead of twice (into the WAL, then by the checkpoint). Only when no
   // other connection has the database open; otherwise returns false and
-  // changes nothing. Meanwhile synchronous=FULL: a rollback journal at NORMAL
-  // may lose the database in a power loss, WAL at NORMAL only the last commits.
+  // changes nothing. Meanwhile synchronous=EXTRA: a rollback journal at NORMAL
+  // may lose the database in a power loss (WAL at NORMAL only the last
+  // commits), and EXTRA also syncs the journal's deletion, the commit point,
+  // so the load is durable when the call returns (before any original is
+  // deleted).
   bool EnterRollbackJournal();
   // Back to WAL and the configured synchronous setting. Connections that
   // opened meanwhile switch the database to WAL themselves (Configure).
