@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <random>
 
 #include <doctest/doctest.h>
@@ -35,20 +36,27 @@ void Say(int fd, const std::string& line) {
   if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) ::_exit(97);
 }
 
+// In a child: starts keeping unsynced writes and arms the power cut at the
+// `power_at`th write or sync (0: never). The returned cut, which a child also
+// calls after its last call, runs `before`, loses the power and exits.
+std::function<void()> ArmPowerCut(int64_t power_at, fault::LossMode mode, uint64_t seed,
+                                  std::function<void()> before = nullptr) {
+  fault::TrackUnsynced();
+  std::function<void()> cut = [=] {
+    if (before) before();
+    fault::PowerLoss(mode, seed);
+    ::_exit(kExitPowerLoss);
+  };
+  fault::OnNthWriteOrSync(power_at, power_at > 0 ? cut : nullptr);
+  return cut;
+}
+
 // The child's work; `power_at` is the write/sync at which the power goes
 // (0: never; the child then reports how many it did).
 [[noreturn]] void Child(const Sandbox& sb, const StorageConfig& config, int fd, int64_t power_at,
                         fault::LossMode mode, uint64_t seed) {
-  fault::TrackUnsynced();
-  auto cut = [&] {
-    Say(fd, fmt::format("L {}\n", fault::WalSyncs()));
-    fault::PowerLoss(mode, seed);
-    ::_exit(kExitPowerLoss);
-  };
-  if (power_at > 0)
-    fault::OnNthWriteOrSync(power_at, cut);
-  else
-    fault::OnNthWriteOrSync(0, nullptr);
+  const auto cut =
+      ArmPowerCut(power_at, mode, seed, [fd] { Say(fd, fmt::format("L {}\n", fault::WalSyncs())); });
   try {
     GlobalStorage s = GlobalStorage::OpenWithConfig(sb.repo, config);
     int next_id = 0;
@@ -258,15 +266,7 @@ MigrationOptions KeepOriginals() {
 
 [[noreturn]] void ImportChild(const Sandbox& sb, int fd, int64_t power_at, fault::LossMode mode,
                               uint64_t seed) {
-  fault::TrackUnsynced();
-  auto cut = [&] {
-    fault::PowerLoss(mode, seed);
-    ::_exit(kExitPowerLoss);
-  };
-  if (power_at > 0)
-    fault::OnNthWriteOrSync(power_at, cut);
-  else
-    fault::OnNthWriteOrSync(0, nullptr);
+  const auto cut = ArmPowerCut(power_at, mode, seed);
   try {
     if (!Migrate(sb.repo, sb.Config(), KeepOriginals()).ok()) {
       Say(fd, "X the migration reported a failure\n");
